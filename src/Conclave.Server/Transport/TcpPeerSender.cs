@@ -84,6 +84,18 @@ internal sealed class TcpPeerSender
 
     private async Task RunAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await ConnectAndPumpAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopped or removed.
+        }
+    }
+
+    private async Task ConnectAndPumpAsync(CancellationToken cancellationToken)
+    {
         var buffer = new byte[_transport.Options.WriteBufferBytes];
         var wasConnected = false;
         while (!cancellationToken.IsCancellationRequested)

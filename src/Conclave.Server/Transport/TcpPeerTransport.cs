@@ -288,8 +288,8 @@ public sealed class TcpPeerTransport : IPeerTransport
         var wasRunning = Interlocked.Exchange(ref _state, StateStopped) == StateRunning;
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
+        // The senders stay in place (stopped) so their counters remain readable.
         var senders = _senders;
-        _senders = [];
         await Task.WhenAll(senders.Values.Select(s => s.StopAsync())).ConfigureAwait(false);
         while (!_tasks.IsEmpty)
         {
