@@ -92,6 +92,11 @@ internal sealed class TcpPeerSender
         {
             // Stopped or removed.
         }
+        catch (Exception e)
+        {
+            // A bug: this peer gets no more frames; say so loudly rather than fault at stop time.
+            Log.UnexpectedError(e);
+        }
     }
 
     private async Task ConnectAndPumpAsync(CancellationToken cancellationToken)

@@ -71,4 +71,7 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 2120, Level = LogLevel.Debug, Message = "transport: accepting a connection failed: {Problem}")]
     public static partial void AcceptFailed(this ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 2121, Level = LogLevel.Error, Message = "transport: unexpected failure (a bug)")]
+    public static partial void UnexpectedError(this ILogger logger, Exception exception);
 }
