@@ -8,9 +8,11 @@ namespace Conclave.Server.Transport;
 /// member id. The transport never looks inside a frame; the raft driver plugs the codec in.
 /// </summary>
 /// <remarks>
-/// Delivery is best effort, as Raft expects of its network: frames to one peer arrive in the order
-/// they were sent or not at all (a full queue, a lost connection or a partition drops them); there
-/// are no duplicates. Frames to different peers are independent. Large transfers (snapshots) take
+/// Delivery is best effort, as Raft expects of its network: a frame arrives once or not at all (a full
+/// queue, a lost connection or a partition drops it). Frames to one peer arrive in the order they were
+/// sent while one connection lasts; across a reconnect a late frame of the old connection may still be
+/// delivered after an early one of the new (Raft tolerates reordering). Frames to different peers are
+/// independent. Large transfers (snapshots) take
 /// a separate path, <see cref="SendTransferAsync"/>, so they never hold up heartbeats.
 /// A transport is started once and stopped once; it cannot be restarted (create a new one).
 /// </remarks>
