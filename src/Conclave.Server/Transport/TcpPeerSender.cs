@@ -76,8 +76,9 @@ internal sealed class TcpPeerSender
     /// <summary>Closes the connection, drops what is queued and waits for the loop to end.</summary>
     public async Task StopAsync()
     {
-        _queue.Writer.TryComplete();
+        // Cancel first: a loop that saw the queue complete before the cancellation would report a lost connection.
         await _stop.CancelAsync();
+        _queue.Writer.TryComplete();
         await _run;
         _stop.Dispose();
     }

@@ -142,6 +142,7 @@ public sealed class TcpPeerTransportTests
         Assert.Equal(SendResult.Queued, a.Send(2, Numbered(1, 1)));
         Assert.Equal((1ul, 1), ParseNumbered((await restarted.Inbound.NextFrame("a frame after the reconnect")).Payload));
         Assert.Equal(2, log.Count(2102));
+        Assert.Equal(0, log.Count(2121));
     }
 
     [Fact]
@@ -208,5 +209,28 @@ public sealed class TcpPeerTransportTests
 
         await bLog.WaitFor(2112); // member 2 sees the connection from member 1 close
         Assert.Equal(SendResult.UnknownPeer, a.Send(2, Numbered(1, 0)));
+    }
+
+    [Fact]
+    public async Task A_changed_address_moves_the_connection_to_the_new_address()
+    {
+        var time = new FakeTimeProvider();
+        var log = new ListLogger();
+        var oldLog = new ListLogger();
+        await using var a = new TcpPeerTransport(Options(1), time, log);
+        await using var oldB = new TcpPeerTransport(Options(2), time, oldLog);
+        await using var newB = new TcpPeerTransport(Options(2), time);
+        await Task.WhenAll(a.StartAsync(), oldB.StartAsync(), newB.StartAsync());
+        a.UpdatePeers(Peers((2, oldB)));
+        await a.Status.WaitForStatus(s => s.State == PeerState.Connected, "member 1 to connect to the old address");
+
+        a.UpdatePeers(Peers((2, newB)));
+
+        await a.Status.WaitForStatus(s => s.State == PeerState.Connected, "member 1 to connect to the new address");
+        await oldLog.WaitFor(2112);
+        Assert.Equal(SendResult.Queued, a.Send(2, Numbered(1, 5)));
+        Assert.Equal((1ul, 5), ParseNumbered((await newB.Inbound.NextFrame("a frame at the new address")).Payload));
+        Assert.False(oldB.Inbound.TryRead(out _));
+        Assert.Equal(0, log.Count(2121));
     }
 }
