@@ -159,6 +159,11 @@ internal sealed class TcpPeerSender
     private async Task<string> PumpAsync(NetworkStream stream, byte[] buffer, CancellationToken cancellationToken)
     {
         using var lost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Armed for the duration of each socket write: a peer that stops reading (or a host that vanished
+        // while data is pending) is given up on after WriteTimeout instead of TCP's retransmission timeout.
+        using var deadline = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _transport.Time);
+        using var writing = CancellationTokenSource.CreateLinkedTokenSource(lost.Token, deadline.Token);
+        var write = new WriteContext(stream, deadline, writing.Token, _transport.Options.WriteTimeout);
         var watcher = WatchForCloseAsync(stream, lost);
         try
         {
@@ -171,7 +176,7 @@ internal sealed class TcpPeerSender
                     var size = Frame.HeaderSize + frame.Length;
                     if (used + size > buffer.Length && used > 0)
                     {
-                        await WriteAsync(stream, buffer.AsMemory(0, used), lost.Token).ConfigureAwait(false);
+                        await WriteAsync(write, buffer.AsMemory(0, used)).ConfigureAwait(false);
                         used = 0;
                     }
 
@@ -180,8 +185,8 @@ internal sealed class TcpPeerSender
                         // Too big to coalesce: header and payload straight to the socket.
                         var header = new byte[Frame.HeaderSize];
                         Frame.WriteHeader(header, FrameKind.Message, frame.Span);
-                        await WriteAsync(stream, header, lost.Token).ConfigureAwait(false);
-                        await WriteAsync(stream, frame, lost.Token).ConfigureAwait(false);
+                        await WriteAsync(write, header).ConfigureAwait(false);
+                        await WriteAsync(write, frame).ConfigureAwait(false);
                     }
                     else
                     {
@@ -195,11 +200,15 @@ internal sealed class TcpPeerSender
 
                 if (used > 0)
                 {
-                    await WriteAsync(stream, buffer.AsMemory(0, used), lost.Token).ConfigureAwait(false);
+                    await WriteAsync(write, buffer.AsMemory(0, used)).ConfigureAwait(false);
                 }
             }
 
             return "peer removed";
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return $"a write made no progress within {_transport.Options.WriteTimeout}";
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -217,11 +226,15 @@ internal sealed class TcpPeerSender
         }
     }
 
-    private async ValueTask WriteAsync(NetworkStream stream, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    private async ValueTask WriteAsync(WriteContext write, ReadOnlyMemory<byte> bytes)
     {
-        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        write.Deadline.CancelAfter(write.Timeout);
+        await write.Stream.WriteAsync(bytes, write.Token).ConfigureAwait(false);
+        write.Deadline.CancelAfter(Timeout.InfiniteTimeSpan);
         Interlocked.Increment(ref _socketWrites);
     }
+
+    private readonly record struct WriteContext(NetworkStream Stream, CancellationTokenSource Deadline, CancellationToken Token, TimeSpan Timeout);
 
     private static async Task WatchForCloseAsync(NetworkStream stream, CancellationTokenSource lost)
     {

@@ -39,6 +39,13 @@ public sealed class TcpPeerTransportOptions
     /// <summary>How long a TCP connect may take before the attempt counts as failed.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long one socket write (at most <see cref="WriteBufferBytes"/>, or one frame bigger than that) may
+    /// take before the connection is considered dead and reconnected. Also bounds how long a host that vanished
+    /// goes unnoticed while frames are pending.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long either side waits for the other's handshake frame.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
@@ -54,5 +61,6 @@ public sealed class TcpPeerTransportOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(TransferChunkBytes, 1, nameof(TransferChunkBytes));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReconnectBaseDelay, TimeSpan.Zero, nameof(ReconnectBaseDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(ReconnectMaxDelay, ReconnectBaseDelay, nameof(ReconnectMaxDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(WriteTimeout, TimeSpan.Zero, nameof(WriteTimeout));
     }
 }

@@ -233,4 +233,32 @@ public sealed class TcpPeerTransportTests
         Assert.False(oldB.Inbound.TryRead(out _));
         Assert.Equal(0, log.Count(2121));
     }
+
+    [Fact]
+    public async Task A_peer_that_stops_reading_is_given_up_after_the_write_timeout()
+    {
+        var time = new FakeTimeProvider();
+        var log = new ListLogger();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var options = new TcpPeerTransportOptions { ClusterId = Cluster, LocalId = 1, MaxFrameBytes = 64 * 1024 * 1024 };
+        await using var a = new TcpPeerTransport(options, time, log);
+        await a.StartAsync();
+        a.UpdatePeers(new Dictionary<ulong, EndPoint> { [2] = listener.LocalEndpoint });
+        using var socket = await listener.AcceptSocketAsync().Within("member 1 to dial member 2");
+        await using var stream = new NetworkStream(socket);
+        Assert.Equal(FrameKind.Hello, (await new FrameReader(stream).ReadAsync(1024, CancellationToken.None)).Kind);
+        await stream.WriteAsync(new HelloReply(HandshakeStatus.Accepted, TcpPeerTransport.ProtocolVersion, Cluster, 2).Encode());
+        await a.Status.WaitForStatus(s => s.State == PeerState.Connected, "member 1 to connect");
+
+        // 48 MiB cannot fit in the socket buffers; once its first bytes arrive the write is under way, and
+        // member 2 reads nothing more, so it cannot finish.
+        Assert.Equal(SendResult.Queued, a.Send(2, new byte[48 * 1024 * 1024]));
+        await stream.ReadExactlyAsync(new byte[Frame.HeaderSize + 1024]).AsTask().Within("the start of the big frame");
+        time.Advance(options.WriteTimeout);
+
+        var status = await a.Status.WaitForStatus(s => s.State == PeerState.Unreachable, "member 1 to give up on the stalled write");
+        Assert.Equal(PeerDownReason.ConnectionLost, status.Reason);
+        Assert.Contains("no progress within 00:00:10", await log.WaitFor(2103));
+    }
 }
