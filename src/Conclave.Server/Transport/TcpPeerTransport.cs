@@ -151,7 +151,7 @@ public sealed class TcpPeerTransport : IPeerTransport
         return _senders.TryGetValue(to, out var sender) ? sender.TryEnqueue(frame) : SendResult.UnknownPeer;
     }
 
-    /// <summary>Counters of the outbound queue to <paramref name="peer"/>, or null if it is not a current peer.</summary>
+    /// <summary>Counters of the outbound queue to <paramref name="peer"/> (still readable after stop), or null if it is not a peer.</summary>
     public PeerSendStats? GetSendStats(ulong peer) => _senders.TryGetValue(peer, out var sender) ? sender.Stats : null;
 
     public Task<TransferResult> SendTransferAsync(ulong to, Stream content, CancellationToken cancellationToken = default)
