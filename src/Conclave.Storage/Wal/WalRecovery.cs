@@ -97,8 +97,18 @@ internal static class WalRecovery
                 var payload = bytes.AsSpan((int)offset + WalFormat.RecordHeaderSize, length);
                 var items = WalFormat.TryDecodePayload(payload, out var decodeReason)
                     ?? throw new WalCorruptionException(segment.Path, offset, $"record passes its checksum but is malformed: {decodeReason}");
+                if (s > 0 && offset == WalFormat.HeaderSize)
+                {
+                    CheckContinuity(state, items, segments[s - 1], segment);
+                }
+
                 Apply(state, items, segment.Path, offset);
                 offset += WalFormat.RecordHeaderSize + WalFormat.Align8(length);
+            }
+
+            if (s > 0 && offset == WalFormat.HeaderSize && !isLast)
+            {
+                throw new WalCorruptionException(segment.Path, offset, $"{reason}: a segment that is not the last has no first record");
             }
 
             CheckTail(bytes, seq, offset, reason, segment.Path, isLast, state);
@@ -115,6 +125,29 @@ internal static class WalRecovery
         }
 
         return state;
+    }
+
+    /// <summary>
+    /// Every segment after the first opens with the hard state and snapshot marker in force when it
+    /// was started, and its first index is one past the last index then. Comparing them with what
+    /// the previous segments recovered detects a previous segment that lost records at its end.
+    /// </summary>
+    private static void CheckContinuity(State state, List<WalFormat.Item> items, WalSegment previous, WalSegment segment)
+    {
+        var ok = items.Count >= 2
+            && items[0].Kind == WalFormat.ItemHardState
+            && items[1].Kind == WalFormat.ItemSnapshotMarker
+            && items[0].HardState == state.HardState
+            && items[1].Marker == state.Marker
+            && segment.FirstIndex - 1 == state.LastIndex;
+        if (!ok)
+        {
+            throw new WalCorruptionException(
+                previous.Path,
+                state.WriteOffset,
+                $"segment ends early: {System.IO.Path.GetFileName(segment.Path)} starts after index {segment.FirstIndex - 1}, "
+                + $"but this one ends at index {state.LastIndex} (hard state {state.HardState}, snapshot {state.Marker.Index})");
+        }
     }
 
     private static void CheckTail(byte[] bytes, ulong seq, long badOffset, string reason, string path, bool isLast, State state)
