@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Conclave.Raft;
+using Conclave.Storage.Internal;
 
 namespace Conclave.Storage.Wal;
 
@@ -9,8 +10,8 @@ namespace Conclave.Storage.Wal;
 /// hard state + snapshot marker items that a record opening a new segment carries, so the
 /// rollover decision can be made after the batch is encoded without copying it:
 /// <code>
-/// [0..8) header if state prefix | [8..50) state prefix | [50..) batch items | padding
-///                               | [42..50) header if no prefix
+/// [0..16) header if state prefix | [16..58) state prefix | [58..) batch items | padding
+///                                 | [42..58) header if no prefix
 /// </code>
 /// </summary>
 internal sealed class RecordBuilder
@@ -98,9 +99,11 @@ internal sealed class RecordBuilder
         Ensure(padded - payloadLength);
         _buffer.AsSpan(_end, padded - payloadLength).Clear();
         var record = _buffer.AsSpan(start, WalFormat.RecordHeaderSize + padded);
+        var headerCrc = WalFormat.RecordHeaderCrc(seq, offset, (uint)payloadLength);
         BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)payloadLength);
-        var crc = WalFormat.RecordCrc(seq, offset, record[..4], record[WalFormat.RecordHeaderSize..]);
-        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], headerCrc);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[8..], Crc32C.Append(headerCrc, record[WalFormat.RecordHeaderSize..]));
+        BinaryPrimitives.WriteUInt32LittleEndian(record[12..], 0);
         return record;
     }
 

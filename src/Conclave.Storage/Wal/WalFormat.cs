@@ -10,8 +10,10 @@ namespace Conclave.Storage.Wal;
 /// segment  = header (40 bytes) record* zero-fill
 /// header   = magic "CNCLWAL1" (8) | version u32 | reserved u32 (0) | segment seq u64 | first index u64
 ///            | crc32c of bytes 0..31 u32 | zero u32
-/// record   = length u32 (payload bytes, &gt; 0) | crc u32 | payload | zero padding to a multiple of 8
-///            crc = crc32c(segment seq u64 | record offset u64 | length u32 | payload | padding)
+/// record   = length u32 (payload bytes, &gt; 0) | header crc u32 | payload crc u32 | zero u32
+///            | payload | zero padding to a multiple of 8
+///            header crc  = crc32c(segment seq u64 | record offset u64 | length u32)
+///            payload crc = crc32c(payload | padding), continued from the header crc
 /// payload  = item+
 /// item     = 1 entries:       count u32, then per entry term u64 | index u64 | type u8 | data length u32 | data
 ///          | 2 hard state:    term u64 | vote u64 | commit u64
@@ -20,12 +22,13 @@ namespace Conclave.Storage.Wal;
 /// One record is one write of the writer loop (a whole group-commit batch), so a record is the
 /// unit that is either wholly durable or torn. Folding the segment sequence and the record's own
 /// offset into its checksum means a copy of a record found anywhere else (inside an entry's data,
-/// in a stale file) never validates.
+/// in a stale file) never validates. The separate header checksum makes scanning damaged bytes for
+/// later valid records cheap: a random length is rejected without checksumming what it spans.
 /// </summary>
 internal static class WalFormat
 {
     public const int HeaderSize = 40;
-    public const int RecordHeaderSize = 8;
+    public const int RecordHeaderSize = 16;
     public const uint Version = 1;
     public const byte ItemEntries = 1;
     public const byte ItemHardState = 2;
@@ -108,24 +111,20 @@ internal static class WalFormat
         return true;
     }
 
-    /// <summary>
-    /// Checksum of the record at <paramref name="offset"/>; <paramref name="lengthAndBody"/> is the
-    /// record without its crc field: the length (4 bytes) and then the padded payload.
-    /// </summary>
-    public static uint RecordCrc(ulong seq, long offset, ReadOnlySpan<byte> length, ReadOnlySpan<byte> paddedPayload)
+    /// <summary>Checksum of a record's length at its position: (segment <paramref name="seq"/>, <paramref name="offset"/>).</summary>
+    public static uint RecordHeaderCrc(ulong seq, long offset, uint length)
     {
-        Span<byte> position = stackalloc byte[16];
+        Span<byte> position = stackalloc byte[20];
         BinaryPrimitives.WriteUInt64LittleEndian(position, seq);
         BinaryPrimitives.WriteUInt64LittleEndian(position[8..], (ulong)offset);
-        var crc = Crc32C.Compute(position);
-        crc = Crc32C.Append(crc, length);
-        return Crc32C.Append(crc, paddedPayload);
+        BinaryPrimitives.WriteUInt32LittleEndian(position[16..], length);
+        return Crc32C.Compute(position);
     }
 
     /// <summary>
     /// Whether a whole, checksummed record starts at <paramref name="offset"/> of
     /// <paramref name="segment"/>. On success <paramref name="payloadLength"/> is its payload size;
-    /// on failure <paramref name="reason"/> says why ("end of records" for zero fill).
+    /// on failure <paramref name="reason"/> says why.
     /// </summary>
     public static bool TryReadRecord(ReadOnlySpan<byte> segment, ulong seq, long offset, out int payloadLength, out string reason)
     {
@@ -136,23 +135,30 @@ internal static class WalFormat
             return false;
         }
 
-        var length = BinaryPrimitives.ReadUInt32LittleEndian(segment[(int)offset..]);
+        var header = segment.Slice((int)offset, RecordHeaderSize);
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(header);
         if (length == 0)
         {
             reason = "zero record length";
             return false;
         }
 
-        var total = RecordHeaderSize + Align8(length);
-        if (offset + total > segment.Length)
+        var headerCrc = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]);
+        if (headerCrc != RecordHeaderCrc(seq, offset, length) || BinaryPrimitives.ReadUInt32LittleEndian(header[12..]) != 0)
+        {
+            reason = "record header checksum mismatch";
+            return false;
+        }
+
+        var padded = Align8(length);
+        if (offset + RecordHeaderSize + padded > segment.Length)
         {
             reason = $"record of {length} bytes runs past the end of the file";
             return false;
         }
 
-        var stored = BinaryPrimitives.ReadUInt32LittleEndian(segment[((int)offset + 4)..]);
-        var actual = RecordCrc(seq, offset, segment.Slice((int)offset, 4), segment.Slice((int)offset + RecordHeaderSize, (int)Align8(length)));
-        if (stored != actual)
+        var body = segment.Slice((int)offset + RecordHeaderSize, (int)padded);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(header[8..]) != Crc32C.Append(headerCrc, body))
         {
             reason = "record checksum mismatch";
             return false;

@@ -158,6 +158,7 @@ internal static class WalRecovery
         }
 
         // Records are 8-byte aligned: any valid record after the bad one proves the bad one was once durable.
+        // Most positions fail on the 20-byte header checksum, so this scan is linear in practice.
         for (var p = badOffset + 8; p + WalFormat.RecordHeaderSize <= bytes.Length; p += 8)
         {
             if (WalFormat.TryReadRecord(bytes, seq, p, out _, out _))

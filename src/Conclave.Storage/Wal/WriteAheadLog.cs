@@ -30,6 +30,7 @@ public sealed class WriteAheadLog : IDisposable
     private HardState _hardState;
     private WalSnapshotMarker _marker;
     private ulong _lastIndex;
+    private long _syncCount;
 
     // Guarded by _gate.
     private List<Request> _queue = [];
@@ -54,10 +55,8 @@ public sealed class WriteAheadLog : IDisposable
         _writer.Start();
     }
 
-    /// <summary>Number of data syncs issued so far (one per group-commit batch, plus rollovers).</summary>
+    /// <summary>Number of data syncs issued so far: one per group-commit batch (a rollover's sync replaces the batch's).</summary>
     public long SyncCount => Interlocked.Read(ref _syncCount);
-
-    private long _syncCount;
 
     /// <summary>
     /// Opens (creating if needed) the log in <paramref name="dir"/> and recovers it. A torn last
@@ -84,7 +83,7 @@ public sealed class WriteAheadLog : IDisposable
             if (segments.Count == 0)
             {
                 var path = Path.Combine(dir, WalFormat.SegmentName(0, 1));
-                CreateFirstSegment(dir, path);
+                CreateFirstSegment(dir, path, options.SegmentSize);
                 segments.Add(new WalSegment(0, 1, path));
             }
 
@@ -468,18 +467,17 @@ public sealed class WriteAheadLog : IDisposable
         }
     }
 
-    private static void CreateFirstSegment(string dir, string path)
+    private static void CreateFirstSegment(string dir, string path, long size)
     {
-        var temp = Path.Combine(dir, WalFormat.PreparedSegmentName);
-        using (var handle = File.OpenHandle(temp, FileMode.Create, FileAccess.ReadWrite, FileShare.None))
+        using (var handle = CreatePreparedSegment(dir, size))
         {
             var header = new byte[WalFormat.HeaderSize];
             WalFormat.WriteHeader(header, 0, 1);
             RandomAccess.Write(handle, header, 0);
-            RandomAccess.FlushToDisk(handle);
+            DurableIo.SyncData(handle);
         }
 
-        File.Move(temp, path);
+        File.Move(Path.Combine(dir, WalFormat.PreparedSegmentName), path);
         DurableIo.SyncDirectory(dir);
     }
 
@@ -511,17 +509,6 @@ public sealed class WriteAheadLog : IDisposable
         }
 
         r.Completion.TrySetResult();
-    }
-
-    internal IReadOnlyList<string> SegmentPaths
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _segments.Select(s => s.Path).ToArray();
-            }
-        }
     }
 
     private enum RequestKind

@@ -130,6 +130,28 @@ public sealed class WalCorruptionTests : IDisposable
     }
 
     [Fact]
+    public void A_large_random_tail_is_scanned_and_cut_off()
+    {
+        // A torn multi-megabyte batch: random bytes after the last record, then end of file.
+        var last = SegmentFiles(_clean)[^1];
+        var (_, end) = RecordOffsets(last);
+        var copy = _dir.Sub("trial");
+        CopyDir(_clean, copy);
+        var path = Path.Combine(copy, Path.GetFileName(last));
+        var garbage = new byte[8 << 20];
+        new Random(99).NextBytes(garbage);
+        using (var f = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            f.Position = end;
+            f.Write(garbage);
+        }
+
+        var r = Reopen(copy);
+        Assert.Equal(Saves, r.Entries.Length);
+        Assert.Equal(new WalTornTail(path, end, garbage.Length), r.Torn);
+    }
+
+    [Fact]
     public void Truncating_the_header_of_the_last_segment_is_an_error()
     {
         var last = Path.GetFileName(SegmentFiles(_clean)[^1]);
