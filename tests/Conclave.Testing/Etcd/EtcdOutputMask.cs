@@ -5,8 +5,9 @@ namespace Conclave.Testing.Etcd;
 
 /// <summary>
 /// Replaces what legitimately differs between two servers in etcdctl output so that the
-/// output of Conclave and of a real etcd can be compared as text: the cluster and member ids
-/// (given, in decimal, unpadded hex and 16-digit hex, since etcdctl prints member ids with %x),
+/// output of Conclave and of a real etcd can be compared as text: the given cluster and member
+/// ids where etcdctl prints ids (JSON id fields in decimal; the id column of `member list` and
+/// `endpoint status` in unpadded hex) — only there, so a small id such as 1 never masks a value,
 /// lease ids, raft term, raft index, db size, server version, ports on 127.0.0.1, the latency
 /// in `endpoint health`, and clientv3's JSON log lines on stderr (they carry a timestamp and a
 /// random target id). Revisions, keys, values and versions of keys are never masked: they
@@ -31,8 +32,12 @@ public sealed partial class EtcdOutputMask(ulong clusterId, ulong memberId)
     public string Mask(string output)
     {
         var text = ClientLogLine().Replace(output, "");
-        text = ReplaceId(text, ClusterId, ClusterIdMark);
-        text = ReplaceId(text, MemberId, MemberIdMark);
+        text = JsonId().Replace(text, m =>
+            IdMark(m.Groups["value"].Value, NumberStyles.None) is { } mark
+                ? $"\"{m.Groups["name"].Value}\":{mark}"
+                : m.Value);
+        text = MemberListLine().Replace(text, m =>
+            (IdMark(m.Groups["id"].Value, NumberStyles.AllowHexSpecifier) ?? m.Groups["id"].Value) + m.Groups["rest"].Value);
         text = LeaseSentence().Replace(text, m => $"lease {LeaseIdMark} {m.Groups["verb"].Value}");
         text = LeaseList().Replace(text, m =>
             m.Groups["header"].Value + HexLine().Replace(m.Groups["ids"].Value, LeaseIdMark));
@@ -40,33 +45,27 @@ public sealed partial class EtcdOutputMask(ulong clusterId, ulong memberId)
         text = JsonNumber().Replace(text, m => $"\"{m.Groups["name"].Value}\":\"{MarkFor(m.Groups["name"].Value)}\"");
         text = JsonVersion().Replace(text, $"\"version\":\"{VersionMark}\"");
         text = StatusLine().Replace(text, m =>
-            $"{m.Groups["prefix"].Value}{VersionMark}, {DbSizeMark}, {m.Groups["flags"].Value}" +
-            $"{RaftTermMark}, {RaftIndexMark}, {RaftIndexMark},{m.Groups["rest"].Value}");
+            $"{m.Groups["endpoint"].Value}, {ColumnId(m.Groups["id"].Value)}, {VersionMark}, {DbSizeMark}, " +
+            $"{m.Groups["flags"].Value}{RaftTermMark}, {RaftIndexMark}, {RaftIndexMark},{m.Groups["rest"].Value}");
         text = StatusTableRow().Replace(text, m =>
-            $"{m.Groups["prefix"].Value}| {VersionMark} | {DbSizeMark} |{m.Groups["flags"].Value}" +
-            $"| {RaftTermMark} | {RaftIndexMark} | {RaftIndexMark} |{m.Groups["rest"].Value}");
+            $"| {m.Groups["endpoint"].Value} | {ColumnId(m.Groups["id"].Value)} | {VersionMark} | {DbSizeMark} |" +
+            $"{m.Groups["flags"].Value}| {RaftTermMark} | {RaftIndexMark} | {RaftIndexMark} |{m.Groups["rest"].Value}");
         text = LoopbackPort().Replace(text, $"127.0.0.1:{PortMark}");
         text = HealthLatency().Replace(text, $"took = {DurationMark}");
         return text;
     }
 
-    private static string ReplaceId(string text, ulong id, string mark)
+    /// <summary>The mark for a known id written in decimal or hex, or null for any other text.</summary>
+    private string? IdMark(string text, NumberStyles style)
     {
-        if (id == 0)
+        if (!ulong.TryParse(text, style, CultureInfo.InvariantCulture, out var value) || value == 0)
         {
-            return text;
+            return null;
         }
-        foreach (var form in new[]
-        {
-            id.ToString(CultureInfo.InvariantCulture),
-            id.ToString("x16", CultureInfo.InvariantCulture),
-            id.ToString("x", CultureInfo.InvariantCulture),
-        }.Distinct())
-        {
-            text = Regex.Replace(text, $@"(?<![0-9A-Za-z]){form}(?![0-9A-Za-z])", mark);
-        }
-        return text;
+        return value == ClusterId ? ClusterIdMark : value == MemberId ? MemberIdMark : null;
     }
+
+    private string ColumnId(string hex) => IdMark(hex, NumberStyles.AllowHexSpecifier) ?? hex;
 
     private static string MarkFor(string jsonName) => jsonName switch
     {
@@ -75,6 +74,14 @@ public sealed partial class EtcdOutputMask(ulong clusterId, ulong memberId)
         "dbSize" or "dbSizeInUse" => DbSizeMark,
         _ => throw new ArgumentOutOfRangeException(nameof(jsonName), jsonName, "no mark for this JSON field"),
     };
+
+    // Id-valued JSON fields: header ids, Member.ID, Status.leader, AlarmMember.memberID.
+    [GeneratedRegex(@"""(?<name>cluster_id|member_id|ID|leader|memberID)"":(?<value>[0-9]+)")]
+    private static partial Regex JsonId();
+
+    // `member list` (simple): hex id, status, name, peer URLs, client URLs, is learner.
+    [GeneratedRegex(@"^(?<id>[0-9a-f]{1,16})(?<rest>, (?:started|unstarted), )", RegexOptions.Multiline)]
+    private static partial Regex MemberListLine();
 
     // {"level":"warn","ts":"...","caller":"clientv3/retry_interceptor.go:62",...} written by etcdctl's client.
     [GeneratedRegex(@"^\{""level"":""[a-z]+"",""ts"":[^\n]*\n?", RegexOptions.Multiline)]
@@ -103,11 +110,11 @@ public sealed partial class EtcdOutputMask(ulong clusterId, ulong memberId)
     private static partial Regex JsonVersion();
 
     // endpoint status (simple): endpoint, ID, version, db size, is leader, is learner, raft term, raft index, applied index, errors
-    [GeneratedRegex(@"^(?<prefix>[^,\n]+, [^,\n]+, )[^,\n]+, [^,\n]+, (?<flags>(?:true|false), (?:true|false), )\d+, \d+, \d+,(?<rest>[^\n]*)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^(?<endpoint>[^,\n]+), (?<id>[0-9a-f]{1,16}), [^,\n]+, [^,\n]+, (?<flags>(?:true|false), (?:true|false), )\d+, \d+, \d+,(?<rest>[^\n]*)$", RegexOptions.Multiline)]
     private static partial Regex StatusLine();
 
     // endpoint status -w table, one data row.
-    [GeneratedRegex(@"^(?<prefix>\| [^|\n]+ \| [^|\n]+ )\| +[^|\n]+ \| +[^|\n]+ \|(?<flags> +(?:true|false) \| +(?:true|false) )\| +\d+ \| +\d+ \| +\d+ \|(?<rest>[^\n]*)$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\| (?<endpoint>[^|\n]+) \| (?<id>[0-9a-f]{1,16}) +\| +[^|\n]+ \| +[^|\n]+ \|(?<flags> +(?:true|false) \| +(?:true|false) )\| +\d+ \| +\d+ \| +\d+ \|(?<rest>[^\n]*)$", RegexOptions.Multiline)]
     private static partial Regex StatusTableRow();
 
     [GeneratedRegex(@"127\.0\.0\.1:\d+")]
