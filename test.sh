@@ -7,6 +7,9 @@ cd "$(dirname "$0")"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
+# The real clients the compatibility tests drive (etcd, etcdctl, python3-etcd3), from Debian.
+scripts/install-test-deps.sh
+
 dotnet restore Conclave.slnx
 dotnet build Conclave.slnx --no-restore -c Release
 dotnet format Conclave.slnx --verify-no-changes --no-restore
