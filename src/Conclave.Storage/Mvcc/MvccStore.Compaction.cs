@@ -91,9 +91,10 @@ public sealed partial class MvccStore
                 }
             }
 
-            // The revision log is only read at revisions ≥ the compaction revision.
+            // The revision log is only read at revisions ≥ the compaction revision. Dropping an entry is a
+            // store of null, so a step trims many more of them than it prunes keys.
             var trimmed = 0;
-            while (st.LogStart < st.Log.Count && st.Log[st.LogStart]!.Revision < target && trimmed < maxKeys)
+            while (st.LogStart < st.Log.Count && st.Log[st.LogStart]!.Revision < target && trimmed < maxKeys * 64)
             {
                 st.Log[st.LogStart++] = null;
                 trimmed++;
