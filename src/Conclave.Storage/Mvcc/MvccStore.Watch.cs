@@ -52,11 +52,11 @@ public sealed partial class MvccStore
                 {
                     return new EventsResult(MvccStatus.Compacted, [], next, st.CompactRevision);
                 }
-                var i = st.LogSeek(next);
+                var i = st.Log.Seek(next);
                 var visited = 0;
                 while (i < st.Log.Count && visited < Options.ReadChunkKeys)
                 {
-                    var entry = st.Log[i]!;
+                    var entry = st.Log[i];
                     if (entry.Revision > current)
                     {
                         break;
@@ -80,7 +80,7 @@ public sealed partial class MvccStore
                         return new EventsResult(MvccStatus.Ok, events, next, compact);
                     }
                 }
-                if (i >= st.Log.Count || st.Log[i]!.Revision > current)
+                if (i >= st.Log.Count || st.Log[i].Revision > current)
                 {
                     next = current + 1;
                 }
