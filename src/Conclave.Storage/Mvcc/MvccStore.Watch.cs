@@ -48,9 +48,12 @@ public sealed partial class MvccStore
             _lock.EnterReadLock();
             try
             {
-                if (st.CompactRevision > next)
+                // A compaction may have landed since the last chunk: past `next` the read is lost, up to it
+                // the events from here on follow the new compaction revision.
+                compact = st.CompactRevision;
+                if (compact > next)
                 {
-                    return new EventsResult(MvccStatus.Compacted, [], next, st.CompactRevision);
+                    return new EventsResult(MvccStatus.Compacted, [], next, compact);
                 }
                 var i = st.Log.Seek(next);
                 var visited = 0;
