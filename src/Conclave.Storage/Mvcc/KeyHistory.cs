@@ -25,6 +25,9 @@ internal sealed class KeyHistory
 
     public byte[] Key { get; }
 
+    /// <summary>Revision of the write txn that last recorded this key for rollback (writer only; 0 after a rollback).</summary>
+    internal long TouchedAt { get; set; }
+
     public int Count => _count;
 
     public KeyValue this[int index] => _revs[index];

@@ -141,7 +141,7 @@ public sealed partial class MvccStore : IDisposable
         Action<EventBatch>[] subscribers;
         lock (_subscribers)
         {
-            subscribers = [.. _subscribers];
+            subscribers = _subscribers.Count == 0 ? [] : [.. _subscribers];
         }
         foreach (var s in subscribers)
         {
