@@ -1,0 +1,195 @@
+using System.Buffers.Binary;
+
+namespace Conclave.Storage.Mvcc;
+
+/// <summary>
+/// Snapshot format (all integers little-endian):
+/// <code>
+///   "CMVCC001"                              8-byte magic and format version
+///   int64 currentRevision, int64 compactRevision
+///   per key, in key order:
+///     byte 1, int32 keyLength, key, int32 revisionCount,
+///     per revision: int64 mod, int32 sub, int64 create, int64 version, int64 lease, int32 valueLength, value
+///                   (a tombstone has create = 0)
+///   byte 0
+///   uint32 CRC-32C of every byte before it
+/// </code>
+/// Only the logical history is written (what a fully pruned store holds at the snapshot's revision),
+/// so a pending physical compaction does not show. Lease attachments follow from each key's latest revision.
+/// </summary>
+public sealed partial class MvccStore
+{
+    private static ReadOnlySpan<byte> Magic => "CMVCC001"u8;
+
+    /// <summary>
+    /// Writes the whole store as of the current revision — history, compaction revision, leases — to
+    /// <paramref name="output"/>. Safe from any thread while the writer goes on: it reads in chunks
+    /// under the read lock and holds physical pruning back until it is done.
+    /// </summary>
+    public void WriteSnapshot(Stream output)
+    {
+        StoreState st;
+        long current, compact;
+        _lock.EnterReadLock();
+        try
+        {
+            st = _state;
+            current = st.CurrentRevision;
+            compact = st.CompactRevision;
+            Interlocked.Increment(ref st.Pins);
+        }
+        finally
+        {
+            _lock.ExitReadLock();
+        }
+        try
+        {
+            uint crc = 0;
+            var buffer = new MemoryStream();
+            void Flush()
+            {
+                var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+                crc = Crc32C(crc, bytes);
+                output.Write(bytes);
+                buffer.SetLength(0);
+            }
+
+            var w = new BinaryWriter(buffer);
+            w.Write(Magic);
+            w.Write(current);
+            w.Write(compact);
+            // Pinned: pruning cannot run, and no compaction can pass `current` before a later revision exists,
+            // so this scan sees the history as of `current` in full.
+            Scan(st, new byte[] { 0 }, KeyRange.NoEnd, locked: true, long.MaxValue, h =>
+            {
+                var (from, to) = LogicalRevisions(h, compact, current);
+                if (to > from)
+                {
+                    w.Write((byte)1);
+                    w.Write(h.Key.Length);
+                    w.Write(h.Key);
+                    w.Write(to - from);
+                    for (var i = from; i < to; i++)
+                    {
+                        var kv = h[i];
+                        w.Write(kv.ModRevision);
+                        w.Write(kv.SubRevision);
+                        w.Write(kv.CreateRevision);
+                        w.Write(kv.Version);
+                        w.Write(kv.Lease);
+                        w.Write(kv.ValueArray.Length);
+                        w.Write(kv.ValueArray);
+                    }
+                }
+                if (buffer.Length > 1 << 20)
+                {
+                    Flush();
+                }
+            });
+            w.Write((byte)0);
+            Flush();
+            Span<byte> trailer = stackalloc byte[4];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc);
+            output.Write(trailer);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref st.Pins);
+        }
+    }
+
+    /// <summary>
+    /// Replaces the whole store with a snapshot written by <see cref="WriteSnapshot"/>. Writer thread only.
+    /// Readers in flight finish on the old state. A malformed or corrupt snapshot throws
+    /// <see cref="InvalidDataException"/> and leaves the store unchanged.
+    /// </summary>
+    public void Restore(Stream input)
+    {
+        EnsureNoWriter("restore");
+        var data = new MemoryStream();
+        input.CopyTo(data);
+        var bytes = data.GetBuffer().AsSpan(0, (int)data.Length);
+        if (bytes.Length < Magic.Length + 16 + 1 + 4 || !bytes[..Magic.Length].SequenceEqual(Magic))
+        {
+            throw new InvalidDataException("mvcc snapshot: bad magic or too short");
+        }
+        var expected = BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]);
+        if (Crc32C(0, bytes[..^4]) != expected)
+        {
+            throw new InvalidDataException("mvcc snapshot: checksum mismatch");
+        }
+        var st = new StoreState();
+        var log = new List<LogItem>();
+        var r = new BinaryReader(new MemoryStream(data.GetBuffer(), Magic.Length, (int)data.Length - Magic.Length - 4));
+        try
+        {
+            st.CurrentRevision = r.ReadInt64();
+            st.CompactRevision = r.ReadInt64();
+            byte[]? lastKey = null;
+            while (r.ReadByte() == 1)
+            {
+                var key = r.ReadBytes(r.ReadInt32());
+                if (key.Length == 0 || (lastKey is not null && lastKey.AsSpan().SequenceCompareTo(key) >= 0))
+                {
+                    throw new InvalidDataException("mvcc snapshot: keys out of order");
+                }
+                lastKey = key;
+                var h = st.Index.GetOrAdd(key, out _);
+                var n = r.ReadInt32();
+                for (var i = 0; i < n; i++)
+                {
+                    var mod = r.ReadInt64();
+                    var sub = r.ReadInt32();
+                    var create = r.ReadInt64();
+                    var version = r.ReadInt64();
+                    var lease = r.ReadInt64();
+                    var value = r.ReadBytes(r.ReadInt32());
+                    var kv = new KeyValue(h.Key, value, create, mod, sub, version, lease);
+                    if (mod > st.CurrentRevision || (h.Count > 0 && h.Latest!.ModRevision > mod))
+                    {
+                        throw new InvalidDataException("mvcc snapshot: revision out of order");
+                    }
+                    h.Append(kv);
+                    st.UsedBytes += Cost(kv);
+                    if (mod >= st.CompactRevision)
+                    {
+                        log.Add(new LogItem(h, kv));
+                    }
+                }
+                st.Attach(h, StoreState.AttachedLease(h));
+            }
+            if (r.BaseStream.Position != r.BaseStream.Length)
+            {
+                throw new InvalidDataException("mvcc snapshot: trailing bytes");
+            }
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException("mvcc snapshot: truncated", e);
+        }
+
+        log.Sort((a, b) => a.Kv.ModRevision != b.Kv.ModRevision
+            ? a.Kv.ModRevision.CompareTo(b.Kv.ModRevision)
+            : a.Kv.SubRevision.CompareTo(b.Kv.SubRevision));
+        for (var i = 0; i < log.Count;)
+        {
+            var j = i;
+            while (j < log.Count && log[j].Kv.ModRevision == log[i].Kv.ModRevision)
+            {
+                j++;
+            }
+            st.Log.Add(new RevisionEntry(log[i].Kv.ModRevision, log.GetRange(i, j - i).ToArray()));
+            i = j;
+        }
+
+        _lock.EnterWriteLock();
+        try
+        {
+            _state = st;
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+}
