@@ -41,6 +41,7 @@ internal sealed class Cluster
         return s;
     }
 
+    /// <summary>Writes a line describing what happened (suppressed when not <see cref="Verbose"/>).</summary>
     public void Write(string line)
     {
         if (Verbose)
@@ -48,6 +49,9 @@ internal sealed class Cluster
             _out.Append(line).Append('\n');
         }
     }
+
+    /// <summary>Writes a line the user asked for (inspection commands): always.</summary>
+    public void Print(string line) => _out.Append(line).Append('\n');
 
     public RaftConfig NewConfig(ulong id, MemoryStorage storage, Func<RaftConfig, RaftConfig>? tweak = null)
     {
@@ -352,7 +356,7 @@ internal sealed class Cluster
 
         if (m.Reject)
         {
-            sb.Append($" Rejected (Hint: {m.RejectHint})");
+            sb.Append(m.Type == MessageType.AppendResponse ? $" Rejected (Hint: {m.RejectHint})" : " Rejected");
         }
 
         if (m.Commit != 0)
