@@ -46,7 +46,8 @@ public static class Program
         {
             var r = ClusterSimulation.Run(seed, OptionsFor(a, seed, a.Verbose ? Console.WriteLine : null));
             Console.WriteLine($"seed {seed}: ok, {r.Members} members, {r.Steps} steps, {r.FaultCount} faults, "
-                + $"{r.OperationsChecked} operations checked ({r.OperationsUnknown} unknown), commit {r.CommitIndex}, linearizability {r.Linearizability}");
+                + $"{r.OperationsChecked} operations checked ({r.OperationsUnknown} unknown), commit {r.CommitIndex}, "
+                + $"{r.SnapshotsInstalled} snapshots installed, linearizability {r.Linearizability}");
             Console.WriteLine("faults: " + string.Join(", ", r.Faults.Select(f => $"{f.Key} {f.Value}")));
             return 0;
         }
@@ -62,7 +63,7 @@ public static class Program
         var stopwatch = Stopwatch.StartNew();
         var faults = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var failures = new SortedDictionary<int, string>();
-        long runs = 0, steps = 0, ops = 0, unknownOps = 0, undecided = 0;
+        long runs = 0, steps = 0, ops = 0, unknownOps = 0, undecided = 0, snapshots = 0;
         var gate = new Lock();
         var progressEvery = Math.Max(1, a.Seeds / 20);
         Parallel.For(
@@ -90,6 +91,7 @@ public static class Program
                         steps += r.Steps;
                         ops += r.OperationsChecked;
                         unknownOps += r.OperationsUnknown;
+                        snapshots += r.SnapshotsInstalled;
                         undecided += r.Linearizability == Testing.Linearizability.CheckOutcome.Unknown ? 1 : 0;
                         foreach (var (k, v) in r.Faults)
                         {
@@ -111,7 +113,7 @@ public static class Program
             });
 
         Console.WriteLine($"runs {runs}, failed {failures.Count}, steps {steps}, operations checked {ops} ({unknownOps} with unknown outcome), "
-            + $"histories undecided {undecided}, {stopwatch.Elapsed.TotalSeconds:F1}s");
+            + $"histories undecided {undecided}, snapshots installed {snapshots}, {stopwatch.Elapsed.TotalSeconds:F1}s");
         Console.WriteLine($"faults {faults.Values.Sum()}: " + string.Join(", ", faults.Select(f => $"{f.Key} {f.Value}")));
         foreach (var (seed, failure) in failures.Take(20))
         {

@@ -6,7 +6,7 @@ namespace Conclave.Testing.Tests.Simulation;
 /// </summary>
 internal static class SimulationSizes
 {
-    public const int ThreeMemberSeeds = 600;
-    public const int FiveMemberSeeds = 400;
-    public const int Steps = 400;
+    public const int ThreeMemberSeeds = 700;
+    public const int FiveMemberSeeds = 500;
+    public const int Steps = 500;
 }

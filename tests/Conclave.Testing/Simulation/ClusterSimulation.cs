@@ -117,11 +117,6 @@ public sealed partial class ClusterSimulation
 
         Trace($"done: commit {leader.Commit}, {_history.Count} operations, linearizability {check.Outcome}");
         var faults = new SortedDictionary<string, long>(_faults.Counts, StringComparer.Ordinal);
-        if (_snapshotsInstalled > 0)
-        {
-            faults["snapshot-installed"] = _snapshotsInstalled;
-        }
-
         return new SimulationResult(
             _seed,
             _options.Members,
@@ -130,6 +125,7 @@ public sealed partial class ClusterSimulation
             check.Operations,
             _history.Count(op => op.IsPending),
             leader.Commit,
+            _snapshotsInstalled,
             check.Outcome);
     }
 

@@ -11,6 +11,7 @@ public sealed record SimulationResult(
     int OperationsChecked,
     int OperationsUnknown,
     ulong CommitIndex,
+    long SnapshotsInstalled,
     CheckOutcome Linearizability)
 {
     public long FaultCount => Faults.Values.Sum();
