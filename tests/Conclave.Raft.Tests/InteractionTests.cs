@@ -75,7 +75,9 @@ internal static class InteractionScript
                     output = cluster.TakeOutput() + $"error: {e.Message}\n";
                 }
 
-                result.Append(output.Length == 0 ? "ok\n" : output);
+                // A blank line ends a block, so an empty output line is written as "-".
+                output = output.Length == 0 ? string.Empty : string.Join('\n', output.TrimEnd('\n').Split('\n').Select(l => l.Length == 0 ? "-" : l));
+                result.Append(output.Length == 0 ? "ok" : output).Append('\n');
                 result.Append('\n');
                 if (i < lines.Length)
                 {
@@ -85,7 +87,8 @@ internal static class InteractionScript
                 continue;
             }
 
-            if (line.Length > 0 || (i < lines.Length - 1))
+            // Comments are kept; stray blank lines between blocks are not.
+            if (line.Length > 0)
             {
                 result.Append(line).Append('\n');
             }
