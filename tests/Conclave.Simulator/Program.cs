@@ -23,7 +23,7 @@ public static class Program
         catch (ArgumentException e)
         {
             Console.Error.WriteLine($"simulator: {e.Message}");
-            Console.Error.WriteLine("usage: --seeds N [--start S] [--members 3|5] [--steps N] [--bug VoteTwiceInTerm|CommitOnMinority] [--jobs N]");
+            Console.Error.WriteLine("usage: --seeds N [--start S] [--members 3|5] [--steps N] [--bug VoteTwiceInTerm|CommitOnMinority|DriverSendsBeforePersist|DriverForgetsVote] [--jobs N]");
             Console.Error.WriteLine("       --seed S [--members 3|5] [--steps N] [--bug ...] [--verbose] [--messages]");
             return 2;
         }
@@ -38,6 +38,7 @@ public static class Program
         Bug = a.Bug,
         Trace = trace,
         TraceMessages = a.Messages,
+        ReadyCrashRate = a.ReadyCrashRate,
     };
 
     private static int RunOne(Args a, int seed)
@@ -130,9 +131,10 @@ public static class Program
         + (a.Members is { } m ? $" --members {m}" : string.Empty)
         + (a.Steps is { } s ? $" --steps {s}" : string.Empty)
         + (a.Bug != SimulatedBug.None ? $" --bug {a.Bug}" : string.Empty)
+        + (a.ReadyCrashRate is { } rate ? $" --ready-crash-rate {rate.ToString(CultureInfo.InvariantCulture)}" : string.Empty)
         + " --verbose";
 
-    private sealed record Args(int Seeds, int Start, int? Single, int? Members, int? Steps, SimulatedBug Bug, bool Verbose, int Jobs, bool Messages = false)
+    private sealed record Args(int Seeds, int Start, int? Single, int? Members, int? Steps, SimulatedBug Bug, bool Verbose, int Jobs, bool Messages = false, double? ReadyCrashRate = null)
     {
         public static Args Parse(string[] args)
         {
@@ -156,8 +158,9 @@ public static class Program
                     "--members" => a with { Members = NextInt() is var m and (3 or 5) ? m : throw new ArgumentException("--members must be 3 or 5") },
                     "--steps" => a with { Steps = NextInt() },
                     "--jobs" => a with { Jobs = Math.Max(1, NextInt()) },
-                    "--bug" => a with { Bug = Enum.TryParse<SimulatedBug>(Next(), ignoreCase: true, out var b) ? b : throw new ArgumentException("--bug must be VoteTwiceInTerm or CommitOnMinority") },
+                    "--bug" => a with { Bug = Enum.TryParse<SimulatedBug>(Next(), ignoreCase: true, out var b) ? b : throw new ArgumentException("--bug must be one of " + string.Join(", ", Enum.GetNames<SimulatedBug>().Skip(1))) },
                     "--verbose" => a with { Verbose = true },
+                    "--ready-crash-rate" => a with { ReadyCrashRate = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out var r) && r is >= 0 and <= 1 ? r : throw new ArgumentException("--ready-crash-rate must be a probability") },
                     "--messages" => a with { Verbose = true, Messages = true },
                     _ => throw new ArgumentException($"unknown argument {args[i]}"),
                 };

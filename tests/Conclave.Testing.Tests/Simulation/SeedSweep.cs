@@ -61,5 +61,6 @@ internal static class SeedSweep
         "dotnet run -c Release --project tests/Conclave.Simulator -- --seed " + seed.ToString(CultureInfo.InvariantCulture)
         + $" --members {options.Members} --steps {options.Steps}"
         + (options.Bug != SimulatedBug.None ? $" --bug {options.Bug}" : string.Empty)
+        + (options.ReadyCrashRate is { } rate ? $" --ready-crash-rate {rate.ToString(CultureInfo.InvariantCulture)}" : string.Empty)
         + " --verbose";
 }

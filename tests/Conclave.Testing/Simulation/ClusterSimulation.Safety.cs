@@ -125,7 +125,7 @@ public sealed partial class ClusterSimulation
         {
             var has = index > leader.Storage.LastIndex() ? "nothing" : $"term {leader.Storage.Term(index)}";
             Fail($"leader completeness: leader {leader.Id} of term {term} has {has} at index {index}, "
-                + $"committed in term {committedIn} with entry {entry} (applied first by member {_appliedBy[index]})");
+                + $"committed in term {committedIn} with entry {Show(entry)} (applied first by member {_appliedBy[index]})");
         }
     }
 
@@ -144,7 +144,7 @@ public sealed partial class ClusterSimulation
             {
                 if (!known.Entry.Equals(e))
                 {
-                    Fail($"log matching: member {m.Id} persisted {e} where another member holds {known.Entry}");
+                    Fail($"log matching: member {m.Id} persisted {Show(e)} where another member holds {Show(known.Entry)}");
                 }
 
                 if (known.PrevTerm != prevTerm)
@@ -165,7 +165,7 @@ public sealed partial class ClusterSimulation
         {
             if (!c.Equals(e))
             {
-                Fail($"state machine safety: member {m.Id} applied {e} at index {e.Index}, member {_appliedBy[e.Index]} applied {c}");
+                Fail($"state machine safety: member {m.Id} applied {Show(e)}, member {_appliedBy[e.Index]} applied {Show(c)}");
             }
 
             return;
@@ -175,6 +175,10 @@ public sealed partial class ClusterSimulation
         _appliedBy[e.Index] = m.Id;
         _newlyCommitted.Add(e.Index);
     }
+
+    /// <summary>An entry with its command as text (commands are UTF-8 lines), for violation messages.</summary>
+    private static string Show(Entry e) =>
+        $"{e.Term}/{e.Index} {e.Type} \"{System.Text.Encoding.UTF8.GetString(e.Data.Span).Replace('\n', '|').Replace('\0', '-')}\"";
 
     private void CheckSnapshot(SimMember m, Snapshot snap)
     {

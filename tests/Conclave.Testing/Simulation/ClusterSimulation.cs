@@ -15,7 +15,6 @@ namespace Conclave.Testing.Simulation;
 /// </summary>
 public sealed partial class ClusterSimulation
 {
-    private const double CrashInReadyRate = 0.0007;
     private const int WriteRetryTicks = 50;
     private const int ReadRetryTicks = 40;
     private const int GiveUpTicks = 300;
@@ -37,6 +36,7 @@ public sealed partial class ClusterSimulation
     private long _healAt;
     private int _restarts;
     private long _snapshotsInstalled;
+    private double _readyCrashRate;
 
     private ClusterSimulation(int seed, SimulationOptions options)
     {
@@ -65,7 +65,7 @@ public sealed partial class ClusterSimulation
         }
         catch (Exception e)
         {
-            throw new SimulationFailureException(_seed, _step, $"unexpected {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
+            throw new SimulationFailureException(_seed, _step, SimulationFailureKind.Unexpected, $"unexpected {e.GetType().Name}: {e.Message}\n{e.StackTrace}");
         }
     }
 
@@ -92,6 +92,7 @@ public sealed partial class ClusterSimulation
 
         if (_options.Faults)
         {
+            _readyCrashRate = _options.ReadyCrashRate ?? new[] { 0.0005, 0.002, 0.01 }[_random.Next(3)];
             _net.LossRate = _random.NextDouble() * 0.05;
             _net.DuplicateRate = _random.NextDouble() * 0.03;
             _net.MaxExtraDelay = _random.Next(4);
@@ -101,7 +102,8 @@ public sealed partial class ClusterSimulation
             _net.MaxExtraDelay = _random.Next(2);
         }
 
-        Trace($"start: {_options.Members} members, loss {_net.LossRate:F3}, duplication {_net.DuplicateRate:F3}, extra delay up to {_net.MaxExtraDelay}");
+        Trace($"start: {_options.Members} members, loss {_net.LossRate:F3}, duplication {_net.DuplicateRate:F3}, "
+            + $"extra delay up to {_net.MaxExtraDelay}, crash chance per Ready {_readyCrashRate}");
         for (var i = 0; i < _options.Steps; i++)
         {
             Step(faults: _options.Faults, newOperations: true);
@@ -112,7 +114,7 @@ public sealed partial class ClusterSimulation
         var check = LinearizabilityChecker.Check(KeyValueModel.Instance, _history, new CheckOptions { MaxSteps = 5_000_000 });
         if (check.Outcome == CheckOutcome.Illegal)
         {
-            Fail($"client history is not linearizable:\n{check.Report}");
+            Fail($"client history is not linearizable:\n{check.Report}", SimulationFailureKind.Linearizability);
         }
 
         Trace($"done: commit {leader.Commit}, {_history.Count} operations, linearizability {check.Outcome}");
@@ -253,7 +255,15 @@ public sealed partial class ClusterSimulation
             Send(node, msg);
         }
 
-        if (crashes && _random.NextDouble() < CrashInReadyRate)
+        if (_options.Bug == SimulatedBug.DriverSendsBeforePersist)
+        {
+            foreach (var msg in rd.MessagesAfterPersist)
+            {
+                Send(node, msg);
+            }
+        }
+
+        if (crashes && _random.NextDouble() < _readyCrashRate)
         {
             Crash(m, "crash-before-persist");
             return;
@@ -273,18 +283,21 @@ public sealed partial class ClusterSimulation
 
         if (!rd.HardState.IsEmpty)
         {
-            m.Storage.SetHardState(rd.HardState);
+            m.Storage.SetHardState(_options.Bug == SimulatedBug.DriverForgetsVote ? rd.HardState with { Vote = 0 } : rd.HardState);
         }
 
-        if (crashes && _random.NextDouble() < CrashInReadyRate)
+        if (crashes && _random.NextDouble() < _readyCrashRate)
         {
             Crash(m, "crash-after-persist");
             return;
         }
 
-        foreach (var msg in rd.MessagesAfterPersist)
+        if (_options.Bug != SimulatedBug.DriverSendsBeforePersist)
         {
-            Send(node, msg);
+            foreach (var msg in rd.MessagesAfterPersist)
+            {
+                Send(node, msg);
+            }
         }
 
         if (!rd.Snapshot.IsEmpty)
@@ -309,7 +322,7 @@ public sealed partial class ClusterSimulation
             }
         }
 
-        if (crashes && _random.NextDouble() < CrashInReadyRate)
+        if (crashes && _random.NextDouble() < _readyCrashRate)
         {
             Crash(m, "crash-before-advance");
             return;
@@ -437,7 +450,7 @@ public sealed partial class ClusterSimulation
             }
         }
 
-        Fail($"liveness: the healed cluster did not converge within {_options.SettleSteps} steps ({DescribeCluster()})");
+        Fail($"liveness: the healed cluster did not converge within {_options.SettleSteps} steps ({DescribeCluster()})", SimulationFailureKind.Liveness);
     }
 
     private string DescribeCluster() => string.Join("; ", _members.Values.Select(m => m.Node is { } n
@@ -524,5 +537,6 @@ public sealed partial class ClusterSimulation
     private void Trace(string line) => _options.Trace?.Invoke($"[{_step}] {line}");
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private void Fail(string message) => throw new SimulationFailureException(_seed, _step, message);
+    private void Fail(string message, SimulationFailureKind kind = SimulationFailureKind.Safety) =>
+        throw new SimulationFailureException(_seed, _step, kind, message);
 }

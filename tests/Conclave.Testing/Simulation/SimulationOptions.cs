@@ -1,11 +1,21 @@
 namespace Conclave.Testing.Simulation;
 
-/// <summary>A deliberate bug switched on in every simulated core, to show the checks catch it.</summary>
+/// <summary>A deliberate bug switched on in every simulated member, to show the checks catch it.</summary>
 public enum SimulatedBug
 {
     None,
+
+    /// <summary>In the core (RaftBugs): a member grants a second vote in the same term.</summary>
     VoteTwiceInTerm,
+
+    /// <summary>In the core (RaftBugs): the leader commits what a single voter acknowledged.</summary>
     CommitOnMinority,
+
+    /// <summary>In the simulated driver: MessagesAfterPersist (acknowledgements, votes) go out before the Ready is persisted.</summary>
+    DriverSendsBeforePersist,
+
+    /// <summary>In the simulated driver: the vote of the hard state is not persisted (term and commit are).</summary>
+    DriverForgetsVote,
 }
 
 /// <summary>
@@ -34,6 +44,13 @@ public sealed record SimulationOptions
     public bool Faults { get; init; } = true;
 
     public SimulatedBug Bug { get; init; }
+
+    /// <summary>
+    /// Chance, per Ready handled, that the member crashes at one of the three points of the driver
+    /// loop. null = drawn per run from the seed: 0.0005, 0.002 or 0.01 (a Ready is handled most
+    /// steps by most members, so 0.01 means a crash inside the driver every few dozen steps).
+    /// </summary>
+    public double? ReadyCrashRate { get; init; }
 
     /// <summary>Receives the event trace (faults, leader changes, client operations) when set.</summary>
     public Action<string>? Trace { get; init; }
