@@ -702,7 +702,16 @@ internal sealed class RaftCore
     {
         pr.RecentActive = true;
         pr.FlowPaused = false;
-        if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
+        if (pr.State == ProgressState.Replicate && pr.Inflights.Full && pr.Match < Log.LastIndex())
+        {
+            // The window stays full when Appends were lost: an entry-less Append outside the
+            // window is either acknowledged (freeing the window) or rejected (back to Probe).
+            if (Log.TryTerm(pr.Next - 1, out var prevTerm))
+            {
+                Send(new Message { Type = MessageType.Append, To = m.From, Index = pr.Next - 1, LogTerm = prevTerm, Commit = Log.Committed });
+            }
+        }
+        else if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
         {
             SendAppend(m.From);
         }

@@ -241,6 +241,8 @@ internal sealed class Cluster
 
     public void Cut(ulong from, ulong to) => _cut.Add((from, to));
 
+    public bool IsCut(ulong from, ulong to) => _cut.Contains((from, to));
+
     public void Heal() => _cut.Clear();
 
     /// <summary>Processes Readys and delivers messages until nothing changes (bounded, to catch livelock).</summary>
