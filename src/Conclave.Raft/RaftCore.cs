@@ -673,6 +673,10 @@ internal sealed class RaftCore
                 pr.BecomeProbe();
                 pr.BecomeReplicate();
                 break;
+            case ProgressState.Snapshot when pr.Match >= pr.PendingSnapshot:
+                // Installed, but the log was compacted further meanwhile: probe, which sends a newer snapshot.
+                pr.BecomeProbe();
+                break;
             case ProgressState.Replicate:
                 pr.Inflights.FreeLE(m.Index);
                 break;
@@ -702,7 +706,20 @@ internal sealed class RaftCore
     {
         pr.RecentActive = true;
         pr.FlowPaused = false;
-        if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
+        if (pr.State == ProgressState.Replicate && pr.Inflights.Full && pr.Match < Log.LastIndex())
+        {
+            // The window stays full when Appends were lost: an entry-less Append outside the
+            // window is either acknowledged (freeing the window) or rejected (back to Probe).
+            if (Log.TryTerm(pr.Next - 1, out var prevTerm))
+            {
+                Send(new Message { Type = MessageType.Append, To = m.From, Index = pr.Next - 1, LogTerm = prevTerm, Commit = Log.Committed });
+            }
+            else
+            {
+                MaybeSendSnapshot(m.From, pr);
+            }
+        }
+        else if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
         {
             SendAppend(m.From);
         }

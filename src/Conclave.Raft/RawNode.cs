@@ -89,7 +89,11 @@ public sealed class RawNode
     public void ReportUnreachable(ulong id) =>
         _raft.Step(new Message { Type = MessageType.Unreachable, From = id });
 
-    /// <summary>Reports the outcome of sending a snapshot to id.</summary>
+    /// <summary>
+    /// Reports the outcome of sending a snapshot to id. The driver must report every Snapshot
+    /// message it was given, delivered or not: until then the leader sends nothing else to id
+    /// (if id's acknowledgment is lost, this report is the only way out of the Snapshot state).
+    /// </summary>
     public void ReportSnapshot(ulong id, bool failed) =>
         _raft.Step(new Message { Type = MessageType.SnapshotStatus, From = id, Reject = failed });
 

@@ -34,6 +34,9 @@ internal sealed class Cluster
 
     public bool Verbose { get; set; } = true;
 
+    /// <summary>Report each delivered or dropped snapshot to its sender, as a transport would (scripts report by hand).</summary>
+    public bool AutoReportSnapshots { get; set; }
+
     public string TakeOutput()
     {
         var s = _out.ToString();
@@ -192,6 +195,7 @@ internal sealed class Cluster
             if (_cut.Contains((msg.From, msg.To)) || !Members.ContainsKey(msg.To))
             {
                 Write($"  {Format(msg)} DROPPED");
+                ReportSnapshot(msg, failed: true);
                 continue;
             }
 
@@ -200,10 +204,19 @@ internal sealed class Cluster
                 ? copy!
                 : throw new InvalidOperationException(error);
             var r = Members[id].Node.Step(decoded);
+            ReportSnapshot(msg, failed: false);
             Write($"  {Format(msg)}" + (r.Status == StepStatus.Ok ? string.Empty : $" ({r.Status})"));
         }
 
         return batch.Count;
+    }
+
+    public void ReportSnapshot(Message msg, bool failed)
+    {
+        if (AutoReportSnapshots && msg.Type == MessageType.Snapshot && Members.TryGetValue(msg.From, out var sender))
+        {
+            sender.Node.ReportSnapshot(msg.To, failed);
+        }
     }
 
     /// <summary>Drops in-flight messages on the link from->to.</summary>
@@ -240,6 +253,8 @@ internal sealed class Cluster
     }
 
     public void Cut(ulong from, ulong to) => _cut.Add((from, to));
+
+    public bool IsCut(ulong from, ulong to) => _cut.Contains((from, to));
 
     public void Heal() => _cut.Clear();
 
