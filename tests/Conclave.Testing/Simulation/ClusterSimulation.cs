@@ -333,14 +333,9 @@ public sealed partial class ClusterSimulation
 
     private void Apply(SimMember m, RawNode node, Entry e)
     {
-        if (e.Index <= m.Applied)
-        {
-            return;
-        }
-
         if (e.Index != m.Applied + 1)
         {
-            Fail($"member {m.Id} was handed committed entry {e.Index} after applying {m.Applied}");
+            Fail($"member {m.Id} was handed committed entry {e.Index} after applying {m.Applied} (entries must be handed out once, in order)");
         }
 
         CheckStateMachineSafety(m, e);
@@ -356,7 +351,7 @@ public sealed partial class ClusterSimulation
 
             // The core only installs a snapshot whose configuration names the receiver, so a member
             // added after the last snapshot could never catch up: snapshot at every applied change.
-            // (Rounds of the log stay in place; only Compact discards entries.)
+            // (The log itself stays: only Compact discards entries.)
             if (e.Index > m.Storage.Snapshot().Metadata.Index && e.Index <= m.Storage.LastIndex())
             {
                 var sm = m.Sm.Save();
