@@ -66,22 +66,26 @@ public class GeneratedHistoryTests
         return history;
     }
 
+    private static string Describe((int Kind, int Key, int Value, int Before, int After, int Client, bool Pending)[] steps) =>
+        string.Join('\n', Execute(steps).Select(op => $"client {op.ClientId} [{op.Call}, {op.Return}] {KeyValueModel.Instance.Describe(op.Input, op.Output)}"));
+
     [Fact]
     public void Histories_from_a_sequential_execution_are_always_linearizable()
     {
-        Steps.Sample(steps =>
+        SeededProperty.ForAll(Steps, iterations: 400, seed: 1, steps =>
         {
             var history = Execute(steps);
             var result = LinearizabilityChecker.Check(KeyValueModel.Instance, history);
             return result.Outcome == CheckOutcome.Ok;
-        }, iter: 400);
+        }, Describe);
     }
 
     [Fact]
     public void A_read_of_a_value_never_written_is_always_rejected()
     {
-        Steps.Select(Gen.Int[0, 1000]).Sample((steps, pick) =>
+        SeededProperty.ForAll(Steps.Select(Gen.Int[0, 1000]), iterations: 400, seed: 2, input =>
         {
+            var (steps, pick) = input;
             var history = Execute(steps);
             var reads = Enumerable.Range(0, history.Count).Where(i => history[i].Input.Op == KvOp.Get && !history[i].IsPending).ToList();
             if (reads.Count == 0)
@@ -93,6 +97,6 @@ public class GeneratedHistoryTests
             history[victim] = history[victim] with { Output = KvOutput.Read("never-written") };
             var result = LinearizabilityChecker.Check(KeyValueModel.Instance, history);
             return result.Outcome == CheckOutcome.Illegal && result.Report.Contains("\"never-written\"", StringComparison.Ordinal);
-        }, iter: 400);
+        }, input => Describe(input.Item1));
     }
 }
