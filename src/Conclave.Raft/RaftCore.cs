@@ -564,7 +564,18 @@ internal sealed class RaftCore
         }
         else
         {
-            Send(new Message { Type = responseType, To = m.From, Term = Term, Reject = true });
+            // The rejection tells the candidate our commit index and its term: a candidate holding
+            // that entry may commit it (log matching), which matters when the only member that
+            // knew a configuration change was committed is the one it removed.
+            Send(new Message
+            {
+                Type = responseType,
+                To = m.From,
+                Term = Term,
+                Reject = true,
+                Commit = Log.Committed,
+                LogTerm = Log.ZeroTermOnError(Log.Committed),
+            });
         }
     }
 
@@ -805,6 +816,11 @@ internal sealed class RaftCore
             return new StepResult(StepStatus.Ignored, $"{State} ignores {m.Type}");
         }
 
+        if (m.Reject && m.Commit > Log.Committed && Log.MatchTerm(m.Commit, m.LogTerm))
+        {
+            Log.CommitTo(m.Commit);
+        }
+
         switch (Poll(m.From, m.Type, !m.Reject))
         {
             case VoteResult.Won:
@@ -950,13 +966,9 @@ internal sealed class RaftCore
             return false;
         }
 
+        // This member need not be in the snapshot's configuration: one added after the snapshot
+        // index installs it and then receives the entries that add it.
         var cs = meta.ConfState;
-        if (!cs.Voters.Contains(Id) && !cs.Learners.Contains(Id) && !cs.VotersOutgoing.Contains(Id))
-        {
-            // Not a member in the snapshot's configuration: a stale or misdirected snapshot.
-            return false;
-        }
-
         if (Log.MatchTerm(meta.Index, meta.Term))
         {
             // We already hold the entries: just fast-forward the commit.
@@ -1250,7 +1262,11 @@ internal sealed class RaftCore
 
         if (!inConfig || IsLearner)
         {
-            // A removed (or demoted) leader steps down once the change is applied.
+            // A removed (or demoted) leader steps down once the change is applied, after telling
+            // the remaining members that the change is committed (they need it to elect a leader
+            // of the new configuration).
+            BroadcastAppend();
+            BroadcastHeartbeat(ReadOnlyMemory<byte>.Empty);
             BecomeFollower(Term, None);
             return cs;
         }

@@ -128,6 +128,7 @@ internal sealed class Cluster
             Applied = 0,
         };
         m.Applied.Clear();
+        m.ConfState = m.Storage.InitialState().ConfState; // conf changes after the snapshot are replayed
         m.Node = new RawNode(m.Config);
         InFlight.RemoveAll(x => x.To == id);
     }
@@ -281,7 +282,9 @@ internal sealed class Cluster
             }
         }
 
-        throw new InvalidOperationException("cluster did not stabilize within 1000 rounds");
+        throw new InvalidOperationException("cluster did not stabilize within 1000 rounds; in flight: "
+            + string.Join(" | ", InFlight.Take(8).Select(Format)) + "; "
+            + string.Join(" | ", Members.Values.Select(m => m.Node.Status()).Select(st => $"{st.Id} {st.Role} t{st.Term} lead{st.Lead} c{st.Commit} {st.ConfState}")));
     }
 
     public void Tick(ulong id, int n)

@@ -9,11 +9,11 @@ namespace Conclave.Raft.Tests;
 /// </summary>
 public class SafetyTests
 {
-    internal static (string? Violation, int Applied) Run(int seed, int steps, RaftBugs bugs, int members = 3, bool compact = true)
+    internal static (string? Violation, int Applied) Run(int seed, int steps, RaftBugs bugs, int members = 3, bool compact = true, bool confChanges = false)
     {
         try
         {
-            return RunUnchecked(seed, steps, bugs, members, compact);
+            return RunUnchecked(seed, steps, bugs, members, compact, confChanges);
         }
         catch (InvalidOperationException e)
         {
@@ -22,14 +22,18 @@ public class SafetyTests
         }
     }
 
-    private static (string? Violation, int Applied) RunUnchecked(int seed, int steps, RaftBugs bugs, int members, bool compact)
+    private static (string? Violation, int Applied) RunUnchecked(int seed, int steps, RaftBugs bugs, int members, bool compact, bool confChanges)
     {
         var r = new Random(seed);
-        var c = new Cluster { Verbose = false, AutoReportSnapshots = true };
+        var trace = Environment.GetEnvironmentVariable("CONCLAVE_RAFT_TRACE");
+        var c = new Cluster { Verbose = trace is not null, AutoReportSnapshots = true };
         var ids = Enumerable.Range(1, members).Select(i => (ulong)i).ToArray();
+        // With conf changes, members 1-3 are the initial voters and the others join later. Every
+        // member starts from the same bootstrap ConfState: the initial voters are not in the log.
+        var initial = confChanges ? ids.Take(3).ToArray() : ids;
         foreach (var id in ids)
         {
-            c.Add(id, new ConfState { Voters = ids }, tweak: cfg => new RaftConfig
+            c.Add(id, new ConfState { Voters = initial }, tweak: cfg => new RaftConfig
             {
                 Id = cfg.Id,
                 Storage = cfg.Storage,
@@ -50,6 +54,10 @@ public class SafetyTests
         {
             var roll = r.Next(100);
             var id = ids[r.Next(ids.Length)];
+            if (trace is not null)
+            {
+                File.AppendAllText(trace, c.TakeOutput() + $"--- step {step}\n");
+            }
             if (roll < 30)
             {
                 c.Tick(id, 1);
@@ -67,7 +75,8 @@ public class SafetyTests
                 var delivered = r.Next(20) > 0 && !c.IsCut(m.From, m.To);
                 if (delivered)
                 {
-                    c.Members[m.To].Node.Step(m);
+                    var res = c.Members[m.To].Node.Step(m);
+                    c.Write($"deliver {Cluster.Format(m)} -> {res}");
                 }
 
                 c.ReportSnapshot(m, failed: !delivered);
@@ -78,7 +87,14 @@ public class SafetyTests
             }
             else if (roll < 93)
             {
-                c.Members[id].Node.Propose(BitConverter.GetBytes(++proposals));
+                if (confChanges && r.Next(8) == 0)
+                {
+                    c.Members[id].Node.ProposeConfChange(RandomConfChange(r, ids));
+                }
+                else
+                {
+                    c.Members[id].Node.Propose(BitConverter.GetBytes(++proposals));
+                }
             }
             else if (roll < 99)
             {
@@ -159,14 +175,31 @@ public class SafetyTests
                 proposed = leader.Node.Propose(final).IsAccepted;
             }
 
-            if (proposed && c.Members.Values.All(m => m.Applied.Any(e => e.Data.Span.SequenceEqual(final))))
+            if (proposed && leader is not null)
             {
-                return (null, applied.Count);
+                var cs = leader.Node.Status().ConfState;
+                var inConfig = cs.Voters.Concat(cs.VotersOutgoing).Concat(cs.Learners).Distinct();
+                if (inConfig.All(id => c.Members[id].Applied.Any(e => e.Data.Span.SequenceEqual(final))))
+                {
+                    return (null, applied.Count);
+                }
             }
         }
 
         return ($"seed {seed}: no progress after healing: "
-            + string.Join("; ", c.Members.Values.Select(m => m.Node.Status()).Select(st => $"{st.Id} {st.Role} t{st.Term} c{st.Commit} a{st.Applied}")), applied.Count);
+            + string.Join("; ", c.Members.Values.Select(m => m.Node.Status()).Select(st => $"{st.Id} {st.Role} t{st.Term} c{st.Commit} a{st.Applied} {st.ConfState}")), applied.Count);
+    }
+
+    private static ConfChange RandomConfChange(Random r, ulong[] ids)
+    {
+        ConfChangeSingle One() => new((ConfChangeType)r.Next(3), ids[r.Next(ids.Length)]);
+        return r.Next(6) switch
+        {
+            0 => ConfChange.LeaveJoint(),
+            1 => new ConfChange { Changes = [One(), One()] },
+            2 => new ConfChange { Transition = ConfChangeTransition.JointExplicit, Changes = [One()] },
+            _ => new ConfChange { Changes = [One()] },
+        };
     }
 
     public static TheoryData<int> Seeds()
@@ -187,6 +220,14 @@ public class SafetyTests
     public void Random_faults_never_break_election_or_state_machine_safety(int seed)
     {
         var (violation, _) = Run(seed, 4000, RaftBugs.None, members: seed % 2 == 0 ? 3 : 5);
+        Assert.True(violation is null, violation);
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void Random_membership_changes_under_faults_stay_safe(int seed)
+    {
+        var (violation, _) = Run(seed, 4000, RaftBugs.None, members: 5, confChanges: true);
         Assert.True(violation is null, violation);
     }
 
