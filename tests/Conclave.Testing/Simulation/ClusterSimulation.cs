@@ -348,15 +348,6 @@ public sealed partial class ClusterSimulation
             {
                 _pendingRemovals.Add(id);
             }
-
-            // The core only installs a snapshot whose configuration names the receiver, so a member
-            // added after the last snapshot could never catch up: snapshot at every applied change.
-            // (The log itself stays: only Compact discards entries.)
-            if (e.Index > m.Storage.Snapshot().Metadata.Index && e.Index <= m.Storage.LastIndex())
-            {
-                var sm = m.Sm.Save();
-                m.Storage.CreateSnapshot(e.Index, m.ConfState, sm);
-            }
         }
         else if (!e.Data.IsEmpty)
         {
