@@ -37,6 +37,7 @@ internal sealed class RaftCore
         _checkQuorum = config.CheckQuorum;
         _preVote = config.PreVote;
         _maxMsgSize = config.MaxSizePerMsg;
+        MaxCommittedSizePerReady = config.MaxCommittedSizePerReady == 0 ? config.MaxSizePerMsg : config.MaxCommittedSizePerReady;
         _maxUncommittedSize = config.MaxUncommittedEntriesSize;
         _maxInflight = config.MaxInflightMsgs;
         _bugs = config.Bugs;
@@ -66,6 +67,8 @@ internal sealed class RaftCore
     }
 
     public ulong Id { get; }
+
+    public ulong MaxCommittedSizePerReady { get; }
 
     public ulong Term { get; private set; }
 

@@ -144,7 +144,7 @@ public sealed class RawNode
             ReadStates = r.ReadStates.ToList(),
             Entries = entries,
             Snapshot = r.Log.Unstable.Snapshot ?? Snapshot.Empty,
-            CommittedEntries = r.Log.NextCommittedEntries(),
+            CommittedEntries = r.Log.NextCommittedEntries(r.MaxCommittedSizePerReady),
             Messages = r.Msgs.ToList(),
             MessagesAfterPersist = r.MsgsAfterPersist.ToList(),
             MustSync = entries.Count > 0 || hs.Term != _prevHardState.Term || hs.Vote != _prevHardState.Vote || r.Log.Unstable.Snapshot is not null,
