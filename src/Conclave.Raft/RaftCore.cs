@@ -56,6 +56,7 @@ internal sealed class RaftCore
             Term = hs.Term;
             Vote = hs.Vote;
             Log.CommitTo(hs.Commit);
+            PersistedTerm = hs.Term;
         }
 
         if (config.Applied > 0)
@@ -69,6 +70,9 @@ internal sealed class RaftCore
     public ulong Id { get; }
 
     public ulong MaxCommittedSizePerReady { get; }
+
+    /// <summary>The term of the last HardState reported durable (set by RawNode.Advance).</summary>
+    public ulong PersistedTerm { get; set; }
 
     public ulong Term { get; private set; }
 
@@ -126,7 +130,10 @@ internal sealed class RaftCore
             m = m with { Term = Term };
         }
 
-        if (State == RaftRole.Leader && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
+        // A leader's term is durable before it wins, except for a single voter, which wins at
+        // once: its messages wait until the term is persisted, or a restart could reuse the term.
+        if (State == RaftRole.Leader && Term == PersistedTerm
+            && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
         {
             Msgs.Add(m);
         }
@@ -441,6 +448,7 @@ internal sealed class RaftCore
             else
             {
                 BecomeLeader();
+                BroadcastAppend(); // learners
             }
 
             return;

@@ -175,6 +175,11 @@ public sealed class RawNode
         }
 
         _outstanding = null;
+        if (!rd.HardState.IsEmpty)
+        {
+            _raft.PersistedTerm = rd.HardState.Term;
+        }
+
         if (!rd.Snapshot.IsEmpty)
         {
             _raft.OnSnapshotPersisted(rd.Snapshot.Metadata.Index);

@@ -121,6 +121,33 @@ public class ElectionTests
     }
 
     [Fact]
+    public void A_single_voter_sends_nothing_before_its_new_term_is_durable()
+    {
+        var storage = new MemoryStorage();
+        storage.SetConfState(new ConfState { Voters = [1], Learners = [2] });
+        var n = new RawNode(new RaftConfig { Id = 1, Storage = storage });
+        n.Campaign();
+        var rd = n.GetReady();
+        Assert.Equal(RaftRole.Leader, rd.SoftState!.Role);
+        Assert.Empty(rd.Messages);
+        Assert.Contains(rd.MessagesAfterPersist, m => m.Type == MessageType.Append && m.To == 2);
+        storage.Append(rd.Entries);
+        storage.SetHardState(rd.HardState);
+        n.Advance(rd);
+
+        // Once the term is durable (and 2 answered the probe), appends may leave before the leader's own write.
+        n.Step(new Message { Type = MessageType.AppendResponse, From = 2, To = 1, Term = 1, Index = 1 });
+        if (n.HasReady())
+        {
+            n.Advance(n.GetReady());
+        }
+
+        n.Propose("x"u8.ToArray());
+        var rd2 = n.GetReady();
+        Assert.Contains(rd2.Messages, m => m.Type == MessageType.Append && m.To == 2);
+    }
+
+    [Fact]
     public void A_node_votes_once_per_term()
     {
         var c = ThreeNodes();
