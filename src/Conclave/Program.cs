@@ -10,7 +10,11 @@ namespace Conclave;
 /// </summary>
 public static class Program
 {
-    public static Task<int> Main(string[] args) => BuildRootCommand().Parse(args).InvokeAsync();
+    /// <summary>After Ctrl-C a command gets this long to stop cleanly (cancel, release leases, print what it has).</summary>
+    private static readonly TimeSpan TerminationTimeout = TimeSpan.FromSeconds(10);
+
+    public static Task<int> Main(string[] args) =>
+        BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TerminationTimeout });
 
     /// <summary>The root command with every subcommand registered; tests parse against it.</summary>
     public static RootCommand BuildRootCommand()
