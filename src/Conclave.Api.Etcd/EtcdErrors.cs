@@ -133,7 +133,7 @@ public static class EtcdErrors
         .Select(f => (EtcdError)f.GetValue(null)!)
         .ToArray();
 
-    private static readonly FrozenDictionary<string, EtcdError> s_byMessage =
+    private static readonly FrozenDictionary<string, EtcdError> ByMessage =
         All.ToFrozenDictionary(e => e.Message, StringComparer.Ordinal);
 
     /// <summary>
@@ -141,5 +141,5 @@ public static class EtcdErrors
     /// other text.
     /// </summary>
     public static EtcdError? FromMessage(string message) =>
-        s_byMessage.GetValueOrDefault(message);
+        ByMessage.GetValueOrDefault(message);
 }
