@@ -14,7 +14,15 @@ public static class Program
     private static readonly TimeSpan TerminationTimeout = TimeSpan.FromSeconds(10);
 
     public static Task<int> Main(string[] args) =>
-        BuildRootCommand().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TerminationTimeout });
+        InvokeAsync(args, new InvocationConfiguration { ProcessTerminationTimeout = TerminationTimeout });
+
+    /// <summary>Parses and runs; a command line that does not parse prints the error and returns 2.</summary>
+    public static async Task<int> InvokeAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken = default)
+    {
+        var parseResult = BuildRootCommand().Parse(args);
+        var exitCode = await parseResult.InvokeAsync(configuration, cancellationToken);
+        return parseResult.Errors.Count > 0 ? 2 : exitCode;
+    }
 
     /// <summary>The root command with every subcommand registered; tests parse against it.</summary>
     public static RootCommand BuildRootCommand()

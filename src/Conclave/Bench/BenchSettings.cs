@@ -79,7 +79,8 @@ public sealed record BenchSettings
                 return TimeSpan.FromSeconds(number * seconds);
             }
         }
-        if (TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
+        // A bare number would parse as days; only the h:m:s form is taken as a TimeSpan.
+        if (value.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > TimeSpan.Zero)
         {
             return span;
         }
