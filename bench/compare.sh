@@ -120,6 +120,7 @@ run() { # system workload-name args...
         echo "compare: $name on $system failed: $(cat "$out.err")" >&2
         rm -f "$out"
     fi
+    [ -s "$out.err" ] || rm -f "$out.err"
 }
 
 read -r -a systems <<<"$SYSTEMS"

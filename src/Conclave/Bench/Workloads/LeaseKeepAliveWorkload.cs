@@ -33,8 +33,11 @@ public sealed class LeaseKeepAliveWorkload(long ttlSeconds) : IWorkload
         private long _leaseId;
         private AsyncDuplexStreamingCall<LeaseKeepAliveRequest, LeaseKeepAliveResponse>? _stream;
 
-        public override async Task StartAsync(CancellationToken cancellationToken) =>
+        public override async Task StartAsync(CancellationToken cancellationToken)
+        {
             _leaseId = await LeaseGrants.GrantAsync(leases, ttlSeconds, cancellationToken);
+            _stream = leases.LeaseKeepAlive();
+        }
 
         public override async Task ExecuteAsync(int series, long operation, CancellationToken cancellationToken)
         {
