@@ -158,6 +158,49 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.True(put.ErrorCount == 0, $"operations cancelled in flight must not count as errors: {string.Join(", ", put.Errors)}");
     }
 
+    [RealEtcdFact]
+    public async Task Interrupting_the_command_prints_the_partial_report_and_exits_130()
+    {
+        var etcd = await fixture.GetAsync();
+        using var channel = GrpcChannel.ForAddress(etcd.ClientUrl);
+        using var watch = new Watch.WatchClient(channel).Watch();
+        var prefix = ByteString.CopyFromUtf8("t-interrupt/");
+        await watch.RequestStream.WriteAsync(new WatchRequest { CreateRequest = new WatchCreateRequest { Key = prefix, RangeEnd = KeySpace.PrefixEnd(prefix) } });
+        using var interrupt = new CancellationTokenSource();
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var run = Program.InvokeAsync(
+            ["bench", "put", "--endpoints", etcd.Endpoint, "--duration", "10m", "--key-prefix", "t-interrupt/", "--output", "json", "--no-progress"],
+            new System.CommandLine.InvocationConfiguration { Output = output, Error = error },
+            interrupt.Token);
+        // One client puts one at a time, so when the watch sees the second put, the first one's
+        // response has been received and recorded: interrupt now, as Ctrl-C would.
+        await EventsAsync(watch, 2).WaitAsync(Cli.RunTimeout);
+        await interrupt.CancelAsync();
+        var exitCode = await run.WaitAsync(Cli.RunTimeout);
+
+        Assert.True(exitCode == 130, $"exit {exitCode}, stderr: {error}");
+        var report = System.Text.Json.JsonSerializer.Deserialize(output.ToString(), BenchJsonContext.Default.BenchReport)!;
+        Assert.True(report.Interrupted);
+        Assert.True(report.Series[0].Count >= 1, "the first put completed before the interrupt but is not counted");
+        Assert.Equal(0, report.Series[0].ErrorCount);
+    }
+
+    private static async Task EventsAsync(Grpc.Core.AsyncDuplexStreamingCall<WatchRequest, WatchResponse> watch, int count)
+    {
+        var seen = 0;
+        while (await watch.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            seen += watch.ResponseStream.Current.Events.Count;
+            if (seen >= count)
+            {
+                return;
+            }
+        }
+        throw new InvalidOperationException($"the watch ended after {seen} of {count} events");
+    }
+
     private static SeriesReport AssertOnlySeries(BenchReport report, string name, long? expectedCount)
     {
         var series = Assert.Single(report.Series);
