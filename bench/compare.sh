@@ -110,15 +110,41 @@ populate() {
         --key-prefix cmp/ --key-size 12 --val-size 256 --output json --no-progress >/dev/null
 }
 
-run() { # system workload-name args...
+# CPU seconds (user + system) used so far by all members of $1, from /proc.
+server_cpu() {
+    local pid ticks=0
+    for pid in ${PIDS[$1]}; do
+        ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# Resident memory in MB of all members of $1 now.
+server_rss() {
+    local pid kb=0
+    for pid in ${PIDS[$1]}; do
+        kb=$((kb + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")))
+    done
+    echo $((kb / 1024))
+}
+
+# Runs one workload on one system; adds the members' CPU time during the run and their memory
+# after it to the report as "server": {"cpuSeconds", "rssMb"}.
+run() { # system workload-name round args...
     local system=$1 name=$2 round=$3
     shift 3
-    local out="$RESULTS/$name.$system.$round.json"
+    local out="$RESULTS/$name.$system.$round.json" cpu_before cpu_after
+    cpu_before=$(server_cpu "$system")
     # shellcheck disable=SC2068 # the workload's arguments are meant to split
     if ! "${CONCLAVE[@]}" bench $@ --endpoints "${ENDPOINTS[$system]}" --duration "$DURATION" \
-        --output json --no-progress >"$out" 2>"$out.err"; then
+        --output json --no-progress >"$out.tmp" 2>"$out.err"; then
         echo "compare: $name on $system failed: $(cat "$out.err")" >&2
-        rm -f "$out"
+        rm -f "$out.tmp"
+    else
+        cpu_after=$(server_cpu "$system")
+        jq --argjson cpu "$(awk -v a="$cpu_after" -v b="$cpu_before" 'BEGIN { printf "%.2f", a - b }')" \
+            --argjson rss "$(server_rss "$system")" '. + { server: { cpuSeconds: $cpu, rssMb: $rss } }' "$out.tmp" >"$out"
+        rm -f "$out.tmp"
     fi
     [ -s "$out.err" ] || rm -f "$out.err"
 }
@@ -147,33 +173,37 @@ done
 
 # Table: per workload and system, medians over the rounds of throughput and of the latency
 # percentiles of the series that matters (watch: event delivery; mixed: reads and writes
-# together by throughput, latency of reads), and the total of errors over all rounds.
+# together by throughput, latency of reads), the total of errors over all rounds, the members'
+# CPU use (100 % = one core busy for the whole run, summed over members) and memory.
 echo
 echo "conclave bench comparison — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $ROUNDS rounds x $DURATION, clients $CLIENTS, conns $CONNS"
 for system in "${systems[@]}"; do echo "  $system: $("${system}_version")"; done
-printf '%-16s %-9s %10s %8s %8s %8s %8s %7s %8s\n' workload system "ops/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors "vs etcd"
+printf '%-16s %-9s %10s %8s %8s %8s %8s %7s %8s %8s %7s\n' workload system "ops/s" "p50 ms" "p90 ms" "p99 ms" "max ms" errors "vs etcd" "srv cpu" "srv MB"
 for workload in "${WORKLOADS[@]}"; do
     name=${workload%%|*}
     etcd_ops=""
     for system in "${systems[@]}"; do
         files=("$RESULTS/$name.$system".*.json)
         [ -e "${files[0]}" ] || { printf '%-16s %-9s %10s\n' "$name" "$system" "failed"; continue; }
-        # One line per round: ops/s (all series of the load clients), p50 p90 p99 max, errors.
+        # One line per round: ops/s (all series of the load clients), p50 p90 p99 max, errors,
+        # members' CPU % and MB.
         stats=$(jq -r '
             (if .workload == "watch" then .series[1] else .series[0] end) as $lat
             | [ ([.series[] | select(.name != "event") | .opsPerSecond] | add),
                 $lat.latencyMs.p50, $lat.latencyMs.p90, $lat.latencyMs.p99, $lat.latencyMs.max,
-                ([.series[].errorCount] | add) ] | @tsv' "${files[@]}")
-        median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+                ([.series[].errorCount] | add),
+                (100 * .server.cpuSeconds / .elapsedSeconds), .server.rssMb ] | @tsv' "${files[@]}")
         ops=$(cut -f1 <<<"$stats" | median)
         p50=$(cut -f2 <<<"$stats" | median)
         p90=$(cut -f3 <<<"$stats" | median)
         p99=$(cut -f4 <<<"$stats" | median)
         max=$(cut -f5 <<<"$stats" | median)
         errors=$(cut -f6 <<<"$stats" | awk '{ s += $1 } END { print s }')
+        cpu=$(cut -f7 <<<"$stats" | median)
+        rss=$(cut -f8 <<<"$stats" | median)
         [ "$system" = etcd ] && etcd_ops=$ops
         ratio=$(awk -v a="$ops" -v b="$etcd_ops" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')
-        printf '%-16s %-9s %10.0f %8.2f %8.2f %8.2f %8.2f %7d %8s\n' "$name" "$system" "$ops" "$p50" "$p90" "$p99" "$max" "$errors" "$ratio"
+        printf '%-16s %-9s %10.0f %8.2f %8.2f %8.2f %8.2f %7d %8s %7.0f%% %7d\n' "$name" "$system" "$ops" "$p50" "$p90" "$p99" "$max" "$errors" "$ratio" "$cpu" "$rss"
     done
 done
 echo "reports: $RESULTS"
