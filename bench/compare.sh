@@ -149,6 +149,9 @@ run() { # system workload-name round args...
     [ -s "$out.err" ] || rm -f "$out.err"
 }
 
+# Median of the numbers on stdin, one per line.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 read -r -a systems <<<"$SYSTEMS"
 for system in "${systems[@]}"; do
     "${system}_start"

@@ -112,7 +112,7 @@ public static class BenchCommand
                 await error.WriteLineAsync(e.Message);
                 return 1;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (cancellationToken.IsCancellationRequested && e is OperationCanceledException or Grpc.Core.RpcException)
             {
                 await error.WriteLineAsync($"bench {name}: interrupted before the load started");
                 return 130;

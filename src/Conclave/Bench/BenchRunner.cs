@@ -45,7 +45,8 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
     /// <exception cref="BenchSetupException">An endpoint did not answer, or setup failed.</exception>
     public async Task<BenchReport> RunAsync(CancellationToken abort)
     {
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        using var process = Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
         var pauseBefore = GC.GetTotalPauseDuration();
         int[] collectionsBefore = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
 
@@ -58,6 +59,10 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
         catch (RpcException e) when (!abort.IsCancellationRequested)
         {
             throw new BenchSetupException($"bench: {workload.Name} setup failed: {e.StatusCode}: {e.Status.Detail}", e);
+        }
+        catch (TimeoutException e)
+        {
+            throw new BenchSetupException($"bench: {workload.Name} setup did not finish within {SetupTimeout.TotalSeconds:0} s", e);
         }
 
         var series = workload.OperationSeries.Select(name => new SeriesRecorder(name)).ToArray();
@@ -79,6 +84,10 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
             {
                 throw new BenchSetupException($"bench: {workload.Name} client start failed: {e.StatusCode}: {e.Status.Detail}", e);
             }
+            catch (OperationCanceledException e) when (!abort.IsCancellationRequested)
+            {
+                throw new BenchSetupException($"bench: {workload.Name} clients did not start within {SetupTimeout.TotalSeconds:0} s", e);
+            }
 
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(abort);
             var start = Stopwatch.GetTimestamp();
@@ -98,7 +107,7 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
         }
 
         var elapsed = Elapsed;
-        var process = Process.GetCurrentProcess();
+        process.Refresh();
         return new BenchReport(
             workload.Name,
             settings.Endpoints,
