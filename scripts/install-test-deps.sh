@@ -26,7 +26,10 @@ fi
 
 echo "install-test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get update -qq >/dev/null; then
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! apt-get update -qq >"$log" 2>&1; then
+    cat "$log" >&2
     echo "install-test-deps: apt-get update failed" >&2
     exit 1
 fi
@@ -40,11 +43,12 @@ if [ ! -e "$policy" ]; then
     created_policy=1
 fi
 status=0
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 || status=$?
 if [ "$created_policy" -eq 1 ]; then
     rm -f "$policy"
 fi
 if [ "$status" -ne 0 ]; then
+    cat "$log" >&2
     echo "install-test-deps: apt-get install ${missing[*]} failed (exit $status)" >&2
     exit 1
 fi

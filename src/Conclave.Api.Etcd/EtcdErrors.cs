@@ -6,7 +6,7 @@ namespace Conclave.Api.Etcd;
 
 /// <summary>
 /// The errors an etcd v3 server sends to clients, with etcd's gRPC codes and messages.
-/// Source: etcd api/v3rpc/rpctypes/error.go at v3.6.14 (the <c>ErrGRPC*</c> values; the same
+/// Source: etcd api/v3rpc/rpctypes/error.go at v3.6.14, identical in v3.7.1 (the <c>ErrGRPC*</c> values; the same
 /// strings in v3.4.45 and v3.5.33 except where a member says otherwise), and for the lock and
 /// election services client/v3/concurrency/election.go and
 /// server/etcdserver/api/v3election/election.go, whose plain Go errors gRPC sends as

@@ -85,6 +85,28 @@ public sealed class GeneratedClientWireTests(RealEtcdFixture fixture) : IClassFi
     }
 
     [EtcdFact]
+    public async Task LeaseGrant_raises_a_short_ttl_to_the_minimum()
+    {
+        var lease = new Lease.LeaseClient(_channel);
+
+        var grant = await lease.LeaseGrantAsync(new LeaseGrantRequest { TTL = 1 });
+
+        // etcd's minimum TTL is ceil(1.5 x election timeout); 2 s with the default 1000 ms.
+        Assert.Equal(2, grant.TTL);
+    }
+
+    [EtcdFact]
+    public async Task RangeStream_is_unimplemented_before_etcd_3_7()
+    {
+        var kv = new KV.KVClient(_channel);
+        using var call = kv.RangeStream(new RangeRequest { Key = Bytes("/wire/stream/a") });
+
+        var exception = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+
+        Assert.Equal(StatusCode.Unimplemented, exception.StatusCode);
+    }
+
+    [EtcdFact]
     public async Task Status_names_this_member_leader()
     {
         var maintenance = new Maintenance.MaintenanceClient(_channel);
@@ -133,6 +155,7 @@ public sealed class GeneratedClientWireTests(RealEtcdFixture fixture) : IClassFi
         var canceled = await NextAsync(call.ResponseStream, "the watch-canceled response", timeout.Token);
 
         Assert.True(created.Created);
+        Assert.Equal(0, created.WatchId); // ids are allocated from 0 per stream
         Assert.Empty(created.Events);
         var p = Assert.Single(putEvent.Events);
         Assert.Equal((Event.Types.EventType.Put, "/wire/watch/k", "v", put.Header.Revision), (p.Type, p.Kv.Key.ToStringUtf8(), p.Kv.Value.ToStringUtf8(), p.Kv.ModRevision));
