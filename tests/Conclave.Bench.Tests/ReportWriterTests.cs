@@ -5,7 +5,7 @@ namespace Conclave.Bench.Tests;
 public sealed class ReportWriterTests
 {
     private static readonly BenchReport Report = new(
-        "mixed", ["127.0.0.1:2379"], 4, 2, 100, null, null, 1.5, false,
+        "mixed", ["127.0.0.1:2379"], 4, 2, 100, null, null, "send", 1.5, false,
         [
             new SeriesReport("read", 60, 0, 40, new LatencyReport(1, 0.9, 1.5, 2, 3, 4), new Dictionary<string, long>(), new Dictionary<string, string>()),
             new SeriesReport("write", 38, 2, 25.3, new LatencyReport(2, 1.9, 2.5, 3, 4, 5),

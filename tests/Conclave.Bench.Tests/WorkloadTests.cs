@@ -46,6 +46,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         var serializable = await Cli.BenchJsonAsync("range", "--endpoints", etcd.Endpoint, "--total", "50", "--key", "t-range/00000000", "--consistency", "s");
 
         AssertOnlySeries(linearizable, "range", expectedCount: 100);
+        Assert.Equal("send", linearizable.LatencyFrom);
         AssertOnlySeries(serializable, "range", expectedCount: 50);
         Assert.Equal("s", serializable.Parameters["consistency"]);
         Assert.Equal(before, await RevisionAsync(etcd));
@@ -136,6 +137,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.True(put.Count > 0, "no operation completed in 1 s");
         Assert.Null(report.Total);
         Assert.Equal(1, report.DurationSeconds);
+        Assert.Equal("schedule", report.LatencyFrom);
         Assert.False(report.Interrupted);
     }
 

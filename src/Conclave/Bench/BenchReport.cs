@@ -9,6 +9,9 @@ namespace Conclave.Bench;
 /// </summary>
 /// <param name="Series">The first series is the operations the load clients issued (count +
 /// errors = operations issued); workloads add series measured another way (watch: "event").</param>
+/// <param name="LatencyFrom">"send": latency runs from the moment an operation was sent;
+/// "schedule" (runs with a rate): from the moment it was due, so a client that falls behind
+/// the rate shows it as latency. Watch events are always measured from the put's send.</param>
 /// <param name="Interrupted">True when Ctrl-C stopped the run; operations in flight then are not counted.</param>
 public sealed record BenchReport(
     string Workload,
@@ -18,6 +21,7 @@ public sealed record BenchReport(
     long? Total,
     double? DurationSeconds,
     double? Rate,
+    string LatencyFrom,
     double ElapsedSeconds,
     bool Interrupted,
     IReadOnlyList<SeriesReport> Series,

@@ -116,6 +116,7 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
             settings.Total,
             settings.Duration?.TotalSeconds,
             settings.Rate,
+            settings.Rate is null ? "send" : "schedule",
             Math.Round(elapsed.TotalSeconds, 3),
             abort.IsCancellationRequested,
             series.Concat(extra).Select(s => s.Report(elapsed)).ToList(),
@@ -153,7 +154,13 @@ public sealed class BenchRunner(BenchSettings settings, IWorkload workload)
                 }
             }
             var index = client.NextSeries();
+            // Paced runs measure from the scheduled start, so time an operation spent waiting for
+            // a client that fell behind counts (no coordinated omission); others from the send.
             var started = Stopwatch.GetTimestamp();
+            if (pacer is not null)
+            {
+                started = Math.Min(started, pacer.DueTimestamp(operation));
+            }
             try
             {
                 await client.ExecuteAsync(index, operation, abort);
