@@ -262,6 +262,49 @@ public sealed class WatchHubTests
     }
 
     [Fact]
+    public async Task Catch_up_that_reads_a_revision_before_the_hub_has_seen_its_commit_does_not_deliver_it_twice()
+    {
+        // The store publishes revision X, then calls its subscribers. A subscriber registered before the hub
+        // runs a catch-up turn in that window: history already holds X while the hub's last revision is X - 1.
+        var store = new MvccStore();
+        var hub = new WatchHub(store, new WatchHubOptions { StreamBufferResponses = 2 });
+        WatchStream? s = null;
+        long x = 0;
+        using var probe = store.Subscribe(batch =>
+        {
+            if (batch.Revision == x)
+            {
+                Assert.True(s!.Responses.TryRead(out var created) && created.Created);
+                hub.CatchUpTurn();
+            }
+        });
+        hub.Start();
+        for (var i = 0; i < 5; i++)
+        {
+            Put(store, "a", $"{i}");
+        }
+        s = hub.OpenStream();
+        var id = s.Create(Req("a", start: 2)).WatchId;
+        Assert.Equal((0, 1), hub.GroupSizes); // the created response leaves no room to catch up
+        x = store.CurrentRevision + 1;
+        Assert.Equal(x, Put(store, "a", "x"));
+        var sentinel = Put(store, "a", "end");
+
+        var got = await ReadEventsUntilAsync(s, id, sentinel);
+        Assert.Equal(Enumerable.Range(2, (int)(sentinel - 1)).Select(r => $"PUT a@{r}"), got);
+        s.Dispose();
+        await hub.DisposeAsync();
+        store.Dispose();
+    }
+
+    private static long Put(MvccStore store, string key, string value)
+    {
+        using var t = store.BeginWrite();
+        t.Put(B(key), B(value));
+        return t.Commit().Revision;
+    }
+
+    [Fact]
     public async Task Compaction_while_unsynced_cancels_the_watcher_with_the_compact_revision()
     {
         await using var f = new WatchFixture(new WatchHubOptions { StreamBufferResponses = 3 });
