@@ -90,11 +90,12 @@ public sealed partial class WatchHub : IAsyncDisposable
             _started = true;
         }
         var subscription = _store.Subscribe(OnCommit);
+        // Subscribed first, then read: a commit racing with Start is in the store's revision, or delivered to
+        // OnCommit, or both; the max keeps L right. (The store's lock is never taken under the hub's.)
+        var current = _store.CurrentRevision;
         lock (_gate)
         {
-            // Subscribed first, then read: a commit racing with Start is either in the store's revision or
-            // delivered to OnCommit (or both; the max keeps L right).
-            _lastRevision = Math.Max(_lastRevision, _store.CurrentRevision);
+            _lastRevision = Math.Max(_lastRevision, current);
             _subscription = subscription;
         }
         _catchUp = Task.Run(() => RunCatchUpAsync(_stop.Token));
@@ -223,6 +224,37 @@ public sealed partial class WatchHub : IAsyncDisposable
         {
             WakeCatchUp();
         }
+    }
+
+    /// <summary>
+    /// Call on the apply thread after the store's state was replaced (<see cref="MvccStore.Restore"/> of a
+    /// snapshot): revisions the hub never saw as commit batches may now exist. Every synced watcher moves to the
+    /// catch-up group at the revision it needs next and is fed from the restored history (or canceled with the
+    /// compaction revision when that history is gone), as etcd's watchable store does on restore.
+    /// </summary>
+    public void Resync()
+    {
+        var current = _store.CurrentRevision;
+        lock (_gate)
+        {
+            if (_stopped)
+            {
+                return;
+            }
+            var next = _lastRevision + 1;
+            foreach (var w in _synced.ToList())
+            {
+                w.NextRevision = Math.Max(w.NextRevision, next);
+                if (w.NextRevision <= current)
+                {
+                    _synced.Remove(w);
+                    w.State = WatcherState.Unsynced;
+                    _unsynced.Add(w);
+                }
+            }
+            _lastRevision = current;
+        }
+        WakeCatchUp();
     }
 
     internal void WakeCatchUp() => _wake.Writer.TryWrite(true);

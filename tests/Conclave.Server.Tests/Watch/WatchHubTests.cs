@@ -297,6 +297,34 @@ public sealed class WatchHubTests
         store.Dispose();
     }
 
+    [Fact]
+    public async Task Resync_after_a_snapshot_restore_feeds_synced_watchers_from_the_restored_history()
+    {
+        using var leader = new MvccStore();
+        for (var i = 0; i < 8; i++)
+        {
+            Put(leader, $"k{i % 3}", $"{i}");
+        }
+        var snapshot = new MemoryStream();
+        leader.WriteSnapshot(snapshot);
+
+        await using var f = new WatchFixture();
+        f.Put("k0", "old");
+        using var s = f.Hub.OpenStream();
+        var id = s.Create(Req("k", "l")).WatchId;
+        await ExpectCreatedAsync(s, id);
+        snapshot.Position = 0;
+        f.Store.Restore(snapshot);
+        f.Hub.Resync();
+        Assert.Equal(leader.CurrentRevision, f.Hub.Revision);
+
+        // The watcher had everything up to 2; it gets revisions 3.. of the restored history, then live events.
+        var got = await ReadEventsUntilAsync(s, id, leader.CurrentRevision);
+        Assert.Equal(Enumerable.Range(3, (int)leader.CurrentRevision - 2).Select(r => $"PUT k{(r - 2) % 3}@{r}"), got);
+        var live = f.Put("k1", "live");
+        Assert.Equal([$"PUT k1@{live}"], (await ReadAsync(s, "live event")).Events.Select(Describe));
+    }
+
     private static long Put(MvccStore store, string key, string value)
     {
         using var t = store.BeginWrite();
