@@ -38,42 +38,49 @@ public sealed partial class MvccStore
     /// <summary>A single etcd Put request: its own revision. Returns (status, revision, prev kv if asked).</summary>
     public (MvccStatus Status, long Revision, KeyValue? PrevKv) Put(PutRequest request)
     {
-        var r = Txn(new TxnRequest { Success = [RequestOp.Put(request)] });
-        return r.Status != MvccStatus.Ok ? (r.Status, r.Revision, null) : (r.Status, r.Revision, ((PutResponseOp)r.Responses[0]).PrevKv);
+        using var txn = BeginWrite();
+        var r = txn.Put(request.Key.Span, request.Value.Span, request.Lease, request.IgnoreValue, request.IgnoreLease);
+        if (r.Status != MvccStatus.Ok)
+        {
+            return (r.Status, txn.Revision, null);
+        }
+        txn.Commit();
+        return (MvccStatus.Ok, r.Revision, request.PrevKv ? r.PrevKv : null);
     }
 
     /// <summary>A single etcd DeleteRange request. Deleting nothing does not advance the revision.</summary>
     public (MvccStatus Status, long Revision, long Deleted, IReadOnlyList<KeyValue> PrevKvs) DeleteRange(DeleteRangeRequest request)
     {
-        var r = Txn(new TxnRequest { Success = [RequestOp.DeleteRange(request)] });
+        using var txn = BeginWrite();
+        var r = txn.DeleteRange(request.Key, request.RangeEnd);
         if (r.Status != MvccStatus.Ok)
         {
-            return (r.Status, r.Revision, 0, []);
+            return (r.Status, txn.Revision, 0, []);
         }
-        var d = (DeleteRangeResponseOp)r.Responses[0];
-        return (r.Status, r.Revision, d.Deleted, d.PrevKvs);
+        txn.Commit();
+        return (MvccStatus.Ok, txn.Revision, r.Deleted, request.PrevKv ? r.PrevKvs : []);
     }
 
-    private MvccStatus Validate(TxnRequest r)
+    private MvccStatus Validate(TxnRequest r) => Validate(r, Options.MaxTxnOps) switch
     {
-        if (r.Compare.Count > Options.MaxTxnOps || r.Success.Count > Options.MaxTxnOps || r.Failure.Count > Options.MaxTxnOps)
+        MvccStatus.Ok => CheckIntervals(r.Success, out _, out _) && CheckIntervals(r.Failure, out _, out _) ? MvccStatus.Ok : MvccStatus.DuplicateKey,
+        var s => s,
+    };
+
+    // etcd checkTxnRequest: the largest of compares, success and failure counts against the budget,
+    // and a nested txn gets what is left of it.
+    private static MvccStatus Validate(TxnRequest r, int budget)
+    {
+        var opc = Math.Max(r.Compare.Count, Math.Max(r.Success.Count, r.Failure.Count));
+        if (opc > budget)
         {
             return MvccStatus.TooManyOps;
         }
-        var s = ValidateOps(r.Success);
-        if (s != MvccStatus.Ok)
-        {
-            return s;
-        }
-        s = ValidateOps(r.Failure);
-        if (s != MvccStatus.Ok)
-        {
-            return s;
-        }
-        return CheckIntervals(r.Success, out _, out _) && CheckIntervals(r.Failure, out _, out _) ? MvccStatus.Ok : MvccStatus.DuplicateKey;
+        var s = ValidateOps(r.Success, budget - opc);
+        return s != MvccStatus.Ok ? s : ValidateOps(r.Failure, budget - opc);
     }
 
-    private MvccStatus ValidateOps(IReadOnlyList<RequestOp> ops)
+    private static MvccStatus ValidateOps(IReadOnlyList<RequestOp> ops, int budget)
     {
         foreach (var op in ops)
         {
@@ -85,7 +92,7 @@ public sealed partial class MvccStore
                     : o.Request.IgnoreLease && o.Request.Lease != 0 ? MvccStatus.LeaseProvided
                     : MvccStatus.Ok,
                 DeleteRangeOp o => o.Request.Key.IsEmpty ? MvccStatus.EmptyKey : MvccStatus.Ok,
-                TxnOp o => Validate(o.Request),
+                TxnOp o => Validate(o.Request, budget),
                 _ => throw new ArgumentException($"unknown op {op.GetType().Name}", nameof(ops)),
             };
             if (s != MvccStatus.Ok)

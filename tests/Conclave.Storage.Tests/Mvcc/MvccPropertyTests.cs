@@ -117,6 +117,11 @@ public sealed class MvccPropertyTests(ITestOutputHelper output)
             }
             Check(store.CurrentRevision == model.Current, $"current revision {store.CurrentRevision} != model {model.Current}");
             Check(store.CompactRevision == model.Compact, $"compact revision {store.CompactRevision} != model {model.Compact}");
+            for (var lease = 1; lease <= 2; lease++)
+            {
+                var expected = model.Latest.Values.Where(kv => kv.Lease == lease).Select(kv => kv.Key);
+                Check(store.KeysWithLease(lease).Select(k => MvccModel.S(k.Span)).SequenceEqual(expected), $"keys with lease {lease}");
+            }
         }
 
         // Physical pruning never changes an answer.
