@@ -42,6 +42,7 @@ public sealed partial class WatchHub : IAsyncDisposable
     private long _lastRevision;
     private bool _started;
     private bool _stopped;
+    private bool _disposed;
 
     public WatchHub(MvccStore store, WatchHubOptions? options = null, TimeProvider? time = null)
     {
@@ -124,10 +125,11 @@ public sealed partial class WatchHub : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_stopped)
+            if (_disposed)
             {
                 return;
             }
+            _disposed = true;
             _stopped = true;
         }
         _subscription?.Dispose();
@@ -256,6 +258,12 @@ public sealed partial class WatchHub : IAsyncDisposable
         }
         WakeCatchUp();
     }
+
+    /// <summary>
+    /// Call after <see cref="MvccStore.Compact"/>: unsynced watchers whose next revision is now below the compaction
+    /// revision are canceled at once, even those waiting for a slow reader, instead of at the next catch-up turn.
+    /// </summary>
+    public void CompactionApplied() => WakeCatchUp();
 
     internal void WakeCatchUp() => _wake.Writer.TryWrite(true);
 }

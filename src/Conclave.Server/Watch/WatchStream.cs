@@ -162,6 +162,8 @@ public sealed class WatchStream : IDisposable
         }
     }
 
+    internal void Fail(Exception error) => _channel.Writer.TryComplete(error);
+
     private void OnRead()
     {
         var pending = Interlocked.Decrement(ref _pending);

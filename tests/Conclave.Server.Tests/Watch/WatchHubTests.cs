@@ -364,6 +364,31 @@ public sealed class WatchHubTests
     }
 
     [Fact]
+    public async Task Compaction_cancels_a_watcher_that_waits_for_its_reader_without_the_reader_reading()
+    {
+        await using var f = new WatchFixture(new WatchHubOptions { StreamBufferResponses = 3 });
+        using var s = f.Hub.OpenStream();
+        var id = s.Create(Req("a")).WatchId;
+        for (var i = 0; i < 10; i++)
+        {
+            f.Put("a", $"{i}");
+        }
+        var compactAt = f.Store.CurrentRevision;
+        Assert.Equal(MvccStatus.Ok, f.Store.Compact(compactAt));
+        f.Hub.CompactionApplied();
+        f.Hub.CatchUpTurn(); // what the woken loop does, run here so that the outcome is known on return
+        Assert.Equal((0, 0), f.Hub.GroupSizes);
+        Assert.Equal(4, s.Pending);
+        for (var i = 0; i < 3; i++)
+        {
+            await ReadAsync(s, "created or event");
+        }
+        var canceled = await ReadAsync(s, "compaction cancel");
+        Assert.Equal(id, canceled.WatchId);
+        Assert.Equal(compactAt, canceled.CompactRevision);
+    }
+
+    [Fact]
     public async Task Start_revision_below_the_compaction_revision_is_canceled_after_created()
     {
         await using var f = new WatchFixture();
