@@ -582,6 +582,27 @@ public sealed class WatchHubTests
     }
 
     [Fact]
+    public async Task Wait_for_room_holds_a_client_that_does_not_read_until_it_reads_or_the_stream_closes()
+    {
+        await using var f = new WatchFixture(new WatchHubOptions { StreamBufferResponses = 2 });
+        using var s = f.Hub.OpenStream();
+        Assert.True(s.WaitForRoomAsync().IsCompletedSuccessfully);
+        s.Create(Req("a"));
+        s.Create(Req("b"));
+        var wait = s.WaitForRoomAsync();
+        Assert.False(wait.IsCompleted);
+        await ReadAsync(s, "created");
+        await wait.WaitAsync(ReadTimeout);
+
+        s.Create(Req("c"));
+        var second = s.WaitForRoomAsync();
+        Assert.False(second.IsCompleted);
+        s.Dispose();
+        await second.WaitAsync(ReadTimeout);
+        Assert.True(s.WaitForRoomAsync().IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public async Task Dispose_of_a_stream_cancels_its_watchers_and_completes_its_responses()
     {
         await using var f = new WatchFixture(new WatchHubOptions { StreamBufferResponses = 3 });
