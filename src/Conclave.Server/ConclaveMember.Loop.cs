@@ -291,6 +291,12 @@ public sealed partial class ConclaveMember
                     _lessor.OnRevoked(revoke.LeaseId);
                 }
                 break;
+            case Applied when !entry.Data.IsEmpty && _lessor.IsLeader:
+                if (CommandCodec.TryDecode(entry.Data.Span, out var applied, out _) && applied is LeaseCheckpointCommand checkpoint)
+                {
+                    _lessor.OnCheckpoint(checkpoint.Checkpoints);
+                }
+                break;
         }
         var requestId = PeerFrames.PeekRequestId(entry.Data.Span);
         if (requestId != 0 && _waiters.TryRemove(requestId, out var w))
