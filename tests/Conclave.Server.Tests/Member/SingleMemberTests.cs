@@ -19,7 +19,8 @@ public sealed class SingleMemberTests
         Assert.Equal("1", await m.GetAsync("a"));
         Assert.Equal("2", await m.GetAsync("b", serializable: true));
 
-        var range = await m.KeyValue.RangeAsync(RangeRequest.Prefix(B("")), false, CancellationToken.None);
+        // Every key: key "\0", range end "\0" (etcdctl get "" --prefix).
+        var range = await m.KeyValue.RangeAsync(new RangeRequest { Key = new byte[] { 0 }, RangeEnd = new byte[] { 0 } }, false, CancellationToken.None);
         Assert.Equal(ServerStatus.Ok, range.Status);
         Assert.Equal(2, range.Value!.Count);
         Assert.Equal(m.ClusterId, range.Header.ClusterId);
