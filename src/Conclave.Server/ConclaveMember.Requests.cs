@@ -266,8 +266,26 @@ public sealed partial class ConclaveMember
                     _transport.Send(frame.From, PeerFrames.EncodeHashResponse(hid, ok ? PeerFrames.StatusOk : PeerFrames.StatusNotFound, h.Hash, h.CompactRevision));
                 }
                 break;
+            case PeerFrames.PromoteRequest:
+                if (PeerFrames.TryDecodePromoteRequest(span, out var pid, out var learner))
+                {
+                    var from = frame.From;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var status = await Services.ClusterService.PromoteOnLeaderAsync(this, learner, _stop.Token);
+                            _transport.Send(from, PeerFrames.EncodePromoteResponse(pid, (byte)status));
+                        }
+                        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+                        {
+                        }
+                    });
+                }
+                break;
             case PeerFrames.LeaseResponse:
             case PeerFrames.HashResponse:
+            case PeerFrames.PromoteResponse:
                 if (span.Length >= 9 && _peerRequests.TryRemove(BinaryPrimitives.ReadUInt64LittleEndian(span[1..]), out var tcs))
                 {
                     tcs.TrySetResult(frame.Payload.ToArray());

@@ -120,13 +120,18 @@ public sealed class ThreeMemberTests
         var again = await leader.Cluster.MemberAddAsync(urls, isLearner: true, CancellationToken.None);
         Assert.Equal(ServerStatus.MemberExists, again.Status);
 
+        // Not started yet, so it has nothing: promotion must wait.
+        var early = await leader.Cluster.MemberPromoteAsync(added.Value.Id, CancellationToken.None);
+        Assert.Equal(ServerStatus.LearnerNotReady, early.Status);
+
         var initial = new Dictionary<string, IReadOnlyList<string>>(c.Initial) { ["m4"] = urls };
         var learner = await c.StartMemberAsync("m4", InitialClusterState.Existing, initial);
         Assert.Equal(added.Value.Id, learner.MemberId);
         await EventuallyAsync(() => learner.StateMachine.Store.CurrentRevision == leader.StateMachine.Store.CurrentRevision, "the learner to catch up", () => c.Log.ToString());
         Assert.Equal("v29", await learner.GetAsync("k29"));
 
-        var promoted = await leader.Cluster.MemberPromoteAsync(learner.MemberId, CancellationToken.None);
+        // Promote through a follower: it forwards to the leader, which checks the learner's progress.
+        var promoted = await c.Follower(leader).Cluster.MemberPromoteAsync(learner.MemberId, CancellationToken.None);
         Assert.Equal(ServerStatus.Ok, promoted.Status);
         Assert.False(promoted.Value!.Single(m => m.Id == learner.MemberId).IsLearner);
         var notLearner = await leader.Cluster.MemberPromoteAsync(learner.MemberId, CancellationToken.None);
