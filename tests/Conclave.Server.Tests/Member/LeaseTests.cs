@@ -53,14 +53,14 @@ public sealed class LeaseTests
     {
         await using var c = await TestCluster.StartAsync(3);
         var leader = await c.LeaderAsync();
-        var kept = (await leader.Leases.GrantAsync(0, 1, CancellationToken.None)).Value!.LeaseId;
+        var kept = (await leader.Leases.GrantAsync(0, 5, CancellationToken.None)).Value!.LeaseId;
         var expiring = (await leader.Leases.GrantAsync(0, 1, CancellationToken.None)).Value!.LeaseId;
         await leader.PutAsync("a", "1", lease: expiring);
         await leader.PutAsync("b", "2", lease: expiring);
         await leader.PutAsync("c", "3", lease: kept);
         await leader.PutAsync("plain", "4");
 
-        // Keep one lease alive while the other expires (keep-alives every 200 ms, TTL 1 s).
+        // Keep one lease (TTL 5 s) alive while the other (TTL 1 s) expires; keep-alives every 200 ms.
         using var stop = new CancellationTokenSource();
         var keeper = Task.Run(async () =>
         {
