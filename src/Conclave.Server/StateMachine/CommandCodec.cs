@@ -14,7 +14,7 @@ namespace Conclave.Server.StateMachine;
 /// </code>
 /// Entries are stored forever in WALs and snapshots: never renumber a kind or change a field's
 /// encoding; add a new kind or a new format version instead. <see cref="TryDecode"/> never throws
-/// on malformed input.
+/// on malformed input, and accepts only the canonical spelling (so decode then encode is the identity).
 /// </summary>
 public static class CommandCodec
 {
@@ -385,7 +385,8 @@ public static class CommandCodec
                 v |= (ulong)(b & 0x7F) << shift;
                 if (b < 0x80)
                 {
-                    return shift < 63 || b <= 1;
+                    // Canonical only: no redundant trailing zero group, no bits past 64.
+                    return (b != 0 || shift == 0) && (shift < 63 || b <= 1);
                 }
             }
             return false;

@@ -5,7 +5,7 @@ namespace Conclave.Server.StateMachine;
 
 /// <summary>
 /// A cluster member as etcd's Cluster API shows it. Stored in the context of the configuration
-/// change that added it, so every member learns it by applying the log.
+/// change that added it, so every member learns it by applying the log. Equality compares the URL lists by content.
 /// </summary>
 public sealed record Member
 {
@@ -19,6 +19,12 @@ public sealed record Member
     public IReadOnlyList<string> ClientUrls { get; init; } = [];
 
     public bool IsLearner { get; init; }
+
+    public bool Equals(Member? other) =>
+        other is not null && Id == other.Id && Name == other.Name && IsLearner == other.IsLearner
+        && PeerUrls.SequenceEqual(other.PeerUrls) && ClientUrls.SequenceEqual(other.ClientUrls);
+
+    public override int GetHashCode() => HashCode.Combine(Id, Name, IsLearner, PeerUrls.Count, ClientUrls.Count);
 
     public byte[] Encode() => JsonSerializer.SerializeToUtf8Bytes(this, MemberJson.Default.Member);
 
