@@ -60,6 +60,12 @@ public sealed class RawNode
             return new StepResult(StepStatus.Rejected, "raft: message without sender");
         }
 
+        if (m.Term == 0 && m.Type is not (MessageType.Propose or MessageType.ReadIndex))
+        {
+            // Term 0 marks local messages inside the core; only forwarded requests travel without a term.
+            return new StepResult(StepStatus.Rejected, $"raft: {m.Type} from {m.From} without a term");
+        }
+
         if (Message.IsResponse(m.Type) && m.Type != MessageType.ReadIndexResponse && !_raft.Tracker.Progress.ContainsKey(m.From))
         {
             return new StepResult(StepStatus.Ignored, $"raft: response from unknown member {m.From}");

@@ -161,6 +161,9 @@ public class ElectionTests
         var c = ThreeNodes();
         var r = c.Members[1].Node.Step(new Message { Type = MessageType.Hup, From = 2, To = 1 });
         Assert.Equal(StepStatus.Rejected, r.Status);
+        var unterm = c.Members[1].Node.Step(new Message { Type = MessageType.Append, From = 2, To = 1, Entries = [new Entry(1, 1)] });
+        Assert.Equal(StepStatus.Rejected, unterm.Status);
+        Assert.False(c.Members[1].Node.HasReady());
     }
 
     [Fact]

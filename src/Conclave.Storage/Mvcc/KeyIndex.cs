@@ -12,18 +12,27 @@ internal sealed class KeyIndex
 
     private readonly List<Leaf> _leaves = [new Leaf()];
 
-    public int Count { get; private set; }
+    // Point lookups go through a hash table: the ordered structure costs a cache miss per comparison.
+    private readonly Dictionary<byte[], KeyHistory> _byKey = new(ByteArrayComparer.Instance);
+    private readonly Dictionary<byte[], KeyHistory>.AlternateLookup<ReadOnlySpan<byte>> _bySpan;
 
-    public KeyHistory? Get(ReadOnlySpan<byte> key)
+    public KeyIndex()
     {
-        var leaf = _leaves[FindLeaf(key)];
-        var i = leaf.Search(key);
-        return i >= 0 ? leaf.Items[i] : null;
+        _bySpan = _byKey.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
+
+    public int Count => _byKey.Count;
+
+    public KeyHistory? Get(ReadOnlySpan<byte> key) => _bySpan.TryGetValue(key, out var h) ? h : null;
 
     /// <summary>The history for <paramref name="key"/>, created (with a copy of the key) when missing.</summary>
     public KeyHistory GetOrAdd(ReadOnlySpan<byte> key, out bool added)
     {
+        if (_bySpan.TryGetValue(key, out var existing))
+        {
+            added = false;
+            return existing;
+        }
         var li = FindLeaf(key);
         var leaf = _leaves[li];
         var i = leaf.Search(key);
@@ -45,7 +54,7 @@ internal sealed class KeyIndex
             }
         }
         leaf.InsertAt(i, h);
-        Count++;
+        _byKey.Add(h.Key, h);
         added = true;
         return h;
     }
@@ -60,7 +69,7 @@ internal sealed class KeyIndex
             throw new InvalidOperationException("key index: removing a key that is not in the index");
         }
         leaf.RemoveAt(i);
-        Count--;
+        _byKey.Remove(h.Key);
         if (leaf.Count == 0 && _leaves.Count > 1)
         {
             _leaves.RemoveAt(li);
@@ -204,5 +213,25 @@ internal sealed class KeyIndex
             Count = half;
             return right;
         }
+    }
+
+    private sealed class ByteArrayComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+    {
+        public static ByteArrayComparer Instance { get; } = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj) => GetHashCode(obj.AsSpan());
+
+        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
+
+        public int GetHashCode(ReadOnlySpan<byte> alternate)
+        {
+            var hc = new HashCode();
+            hc.AddBytes(alternate);
+            return hc.ToHashCode();
+        }
+
+        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
 }

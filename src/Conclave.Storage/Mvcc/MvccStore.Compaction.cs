@@ -94,17 +94,12 @@ public sealed partial class MvccStore
             // The revision log is only read at revisions ≥ the compaction revision. Dropping an entry is a
             // store of null, so a step trims many more of them than it prunes keys.
             var trimmed = 0;
-            while (st.LogStart < st.Log.Count && st.Log[st.LogStart]!.Revision < target && trimmed < maxKeys * 64)
+            while (st.Log.Count > 0 && st.Log[0].Revision < target && trimmed < maxKeys * 64)
             {
-                st.Log[st.LogStart++] = null;
+                st.Log.RemoveFirst();
                 trimmed++;
             }
-            if (st.LogStart > 4096 && st.LogStart * 2 > st.Log.Count)
-            {
-                st.Log.RemoveRange(0, st.LogStart);
-                st.LogStart = 0;
-            }
-            var logDone = st.LogStart >= st.Log.Count || st.Log[st.LogStart]!.Revision >= target;
+            var logDone = st.Log.Count == 0 || st.Log[0].Revision >= target;
             if (st.PruneKeysDone && logDone)
             {
                 st.PruneTarget = -1;

@@ -48,15 +48,18 @@ public sealed partial class MvccStore
             _lock.EnterReadLock();
             try
             {
-                if (st.CompactRevision > next)
+                // A compaction may have landed since the last chunk: past `next` the read is lost, up to it
+                // the events from here on follow the new compaction revision.
+                compact = st.CompactRevision;
+                if (compact > next)
                 {
-                    return new EventsResult(MvccStatus.Compacted, [], next, st.CompactRevision);
+                    return new EventsResult(MvccStatus.Compacted, [], next, compact);
                 }
-                var i = st.LogSeek(next);
+                var i = st.Log.Seek(next);
                 var visited = 0;
                 while (i < st.Log.Count && visited < Options.ReadChunkKeys)
                 {
-                    var entry = st.Log[i]!;
+                    var entry = st.Log[i];
                     if (entry.Revision > current)
                     {
                         break;
@@ -80,7 +83,7 @@ public sealed partial class MvccStore
                         return new EventsResult(MvccStatus.Ok, events, next, compact);
                     }
                 }
-                if (i >= st.Log.Count || st.Log[i]!.Revision > current)
+                if (i >= st.Log.Count || st.Log[i].Revision > current)
                 {
                     next = current + 1;
                 }

@@ -138,7 +138,12 @@ public sealed partial class MvccStore : IDisposable
         {
             return;
         }
-        foreach (var s in _subscribers.ToArray())
+        Action<EventBatch>[] subscribers;
+        lock (_subscribers)
+        {
+            subscribers = [.. _subscribers];
+        }
+        foreach (var s in subscribers)
         {
             s(committed);
         }

@@ -26,10 +26,8 @@ internal sealed class StoreState
     /// <summary>Keys whose latest revision is live and carries the lease.</summary>
     public Dictionary<long, HashSet<KeyHistory>> Leases { get; } = [];
 
-    /// <summary>Changes by revision, ascending; entries before <see cref="LogStart"/> are already trimmed.</summary>
-    public List<RevisionEntry?> Log { get; } = [];
-
-    public int LogStart { get; set; }
+    /// <summary>Changes by revision, ascending, from the compaction revision on (older ones are trimmed as pruning goes).</summary>
+    public RevisionLog Log { get; } = new();
 
     /// <summary>Physical pruning in progress up to this revision (-1: none pending).</summary>
     public long PruneTarget { get; set; } = -1;
@@ -74,24 +72,5 @@ internal sealed class StoreState
     {
         var latest = h.Latest;
         return latest is null || latest.IsTombstone ? 0 : latest.Lease;
-    }
-
-    /// <summary>Index in <see cref="Log"/> of the first retained entry with revision ≥ <paramref name="revision"/>.</summary>
-    public int LogSeek(long revision)
-    {
-        int lo = LogStart, hi = Log.Count;
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (Log[mid]!.Revision < revision)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-        return lo;
     }
 }

@@ -38,20 +38,27 @@ public sealed partial class MvccStore
     /// <summary>A single etcd Put request: its own revision. Returns (status, revision, prev kv if asked).</summary>
     public (MvccStatus Status, long Revision, KeyValue? PrevKv) Put(PutRequest request)
     {
-        var r = Txn(new TxnRequest { Success = [RequestOp.Put(request)] });
-        return r.Status != MvccStatus.Ok ? (r.Status, r.Revision, null) : (r.Status, r.Revision, ((PutResponseOp)r.Responses[0]).PrevKv);
+        using var txn = BeginWrite();
+        var r = txn.Put(request.Key.Span, request.Value.Span, request.Lease, request.IgnoreValue, request.IgnoreLease);
+        if (r.Status != MvccStatus.Ok)
+        {
+            return (r.Status, txn.Revision, null);
+        }
+        txn.Commit();
+        return (MvccStatus.Ok, r.Revision, request.PrevKv ? r.PrevKv : null);
     }
 
     /// <summary>A single etcd DeleteRange request. Deleting nothing does not advance the revision.</summary>
     public (MvccStatus Status, long Revision, long Deleted, IReadOnlyList<KeyValue> PrevKvs) DeleteRange(DeleteRangeRequest request)
     {
-        var r = Txn(new TxnRequest { Success = [RequestOp.DeleteRange(request)] });
+        using var txn = BeginWrite();
+        var r = txn.DeleteRange(request.Key, request.RangeEnd);
         if (r.Status != MvccStatus.Ok)
         {
-            return (r.Status, r.Revision, 0, []);
+            return (r.Status, txn.Revision, 0, []);
         }
-        var d = (DeleteRangeResponseOp)r.Responses[0];
-        return (r.Status, r.Revision, d.Deleted, d.PrevKvs);
+        txn.Commit();
+        return (MvccStatus.Ok, txn.Revision, r.Deleted, request.PrevKv ? r.PrevKvs : []);
     }
 
     private MvccStatus Validate(TxnRequest r)

@@ -253,7 +253,8 @@ public sealed class WriteAheadLog : IDisposable
         _builder.Reset();
         var written = new List<Request>(batch.Count);
         List<Request>? releases = null;
-        for (var i = 0; i < batch.Count; i++)
+        var recordFull = false;
+        for (var i = 0; i < batch.Count && !recordFull; i++)
         {
             var r = batch[i];
             switch (r.Kind)
@@ -276,7 +277,8 @@ public sealed class WriteAheadLog : IDisposable
                         }
 
                         batch.RemoveRange(i, batch.Count - i);
-                        goto write;
+                        recordFull = true;
+                        continue;
                     }
 
                     if (ValidateEntries(r.Entries) is { } error)
@@ -318,7 +320,6 @@ public sealed class WriteAheadLog : IDisposable
             }
         }
 
-    write:
         if (!_builder.IsEmpty)
         {
             _failpoints?.Hit(WalFailpoint.BeforeWrite);

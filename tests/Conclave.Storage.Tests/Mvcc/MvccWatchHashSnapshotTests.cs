@@ -79,6 +79,34 @@ public sealed class MvccWatchHashSnapshotTests
     }
 
     [Fact]
+    public void Catch_up_across_many_revisions_and_compactions()
+    {
+        var store = new MvccStore(new MvccStoreOptions { CompactionStepKeys = 7 });
+        for (var i = 0; i < 10_000; i++)
+        {
+            store.Put($"k{i % 100:D2}", $"{i}");
+            if (i % 3000 == 2999)
+            {
+                Assert.Equal(MvccStatus.Ok, store.Compact(store.CurrentRevision - 500));
+            }
+        }
+        var compact = store.CompactRevision;
+        Assert.Equal(9001 - 500, compact); // the third compaction: after put 8999 the store is at 9001
+        var next = compact;
+        var seen = 0;
+        while (next <= store.CurrentRevision)
+        {
+            var r = store.EventsSince(next, B("\0"), KeyRange.NoEnd, limit: 333);
+            Assert.Equal(MvccStatus.Ok, r.Status);
+            Assert.All(r.Events, e => Assert.InRange(e.Kv.ModRevision, next, r.NextRevision - 1));
+            seen += r.Events.Count;
+            next = r.NextRevision;
+        }
+        Assert.Equal(store.CurrentRevision - compact + 1, seen); // one put per revision, the one at C is kept
+        Assert.Equal(MvccStatus.Compacted, store.EventsSince(compact - 1, B("\0"), KeyRange.NoEnd).Status);
+    }
+
+    [Fact]
     public void HashKV_is_compaction_aware_and_checks_its_revision()
     {
         MvccStore Build()

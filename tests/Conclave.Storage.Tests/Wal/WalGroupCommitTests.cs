@@ -109,4 +109,41 @@ public class WalGroupCommitTests
         Assert.Equal(Entries(1, 1, 3), r.Entries);
         Assert.Equal(new HardState(1, 1, 2), r.HardState);
     }
+
+    [Fact]
+    public async Task A_batch_is_split_at_the_largest_record_size()
+    {
+        using var dir = new TempDir();
+        var inFirstSync = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var release = new ManualResetEventSlim(false);
+        var failpoints = new CrashingFailpoints
+        {
+            OnHit = point =>
+            {
+                if (point == WalFailpoint.BeforeFsync && inFirstSync.TrySetResult())
+                {
+                    Assert.True(release.Wait(TimeSpan.FromSeconds(30)), "the test never released the first sync");
+                }
+            },
+        };
+        var options = new WalOptions { SegmentSize = 1 << 20, MaxRecordSize = 4096, Failpoints = failpoints };
+        var log = WriteAheadLog.Open(dir.Path, options).Log;
+        var first = log.SaveAsync(new HardState(1, 1, 0), Entries(1, 1, 1)).AsTask();
+        await WithTimeout(inFirstSync.Task, "the writer to reach the first sync");
+
+        // Ten saves of about 1 KiB queue up: at most three fit in one 4 KiB record.
+        var saves = Enumerable.Range(2, 10)
+            .Select(i => log.SaveAsync(new HardState(1, 1, (ulong)i - 1), Entries(1, (ulong)i, 1, dataSize: 1000)).AsTask())
+            .ToList();
+        var tooBig = log.SaveAsync(HardState.Empty, Entries(1, 12, 1, dataSize: 5000)).AsTask();
+        release.Set();
+        await WithTimeout(Task.WhenAll(saves.Append(first)), "all saves to complete");
+        await Assert.ThrowsAsync<ArgumentException>(() => tooBig);
+        Assert.Equal(1 + 4, log.SyncCount);
+        log.Dispose();
+
+        var r = Reopen(dir.Path, new WalOptions { SegmentSize = 1 << 20, MaxRecordSize = 4096 });
+        Assert.Equal([.. Entries(1, 1, 1), .. Enumerable.Range(2, 10).SelectMany(i => Entries(1, (ulong)i, 1, dataSize: 1000))], r.Entries);
+        Assert.Equal(new HardState(1, 1, 10), r.HardState);
+    }
 }
