@@ -84,8 +84,9 @@ public sealed class MaintenanceService(IEtcdMember member) : Maintenance.Mainten
     }
 
     /// <summary>
-    /// Streams the member's snapshot image followed by its SHA-256 (32 bytes), as etcd appends the
-    /// checksum of its database file; remaining_bytes counts down to 0 on the last message.
+    /// Streams the member's snapshot image, zero-padded to a multiple of 512 bytes, followed by the
+    /// SHA-256 of the padded image (32 bytes), as etcd appends the checksum of its database file;
+    /// remaining_bytes counts down to 0 on the last message.
     /// </summary>
     public override async Task Snapshot(SnapshotRequest request, IServerStreamWriter<SnapshotResponse> responseStream, ServerCallContext context)
     {
@@ -98,6 +99,10 @@ public sealed class MaintenanceService(IEtcdMember member) : Maintenance.Mainten
         {
             image.Write(chunk.Span);
         }
+        // etcd's image is a bbolt file, a whole number of 512-byte pages; clients check that the
+        // stream minus the 32-byte checksum is such a multiple, so the image is padded with zeros.
+        var padding = (int)((512 - (image.Length % 512)) % 512);
+        image.Write(new byte[padding]);
         image.Write(SHA256.HashData(image.GetBuffer().AsSpan(0, (int)image.Length)));
         var data = image.GetBuffer().AsMemory(0, (int)image.Length);
         var sent = 0;
