@@ -128,15 +128,16 @@ public static class ProtoConversions
         ToProto(r.Succeeded, r.Responses, header);
 
     /// <summary>
-    /// A txn result. Nested responses carry the same header as the outer one, as etcd fills them
-    /// (the revision of the whole txn).
+    /// A txn result. The responses of its ops carry a header with only the revision of the whole
+    /// txn, as etcd fills them.
     /// </summary>
     public static Wire.TxnResponse ToProto(bool succeeded, IReadOnlyList<Mvcc.ResponseOp> responses, Wire.ResponseHeader header)
     {
         var response = new Wire.TxnResponse { Header = header, Succeeded = succeeded };
+        var nested = new Wire.ResponseHeader { Revision = header.Revision };
         foreach (var op in responses)
         {
-            response.Responses.Add(ToProto(op, header));
+            response.Responses.Add(ToProto(op, nested));
         }
         return response;
     }
