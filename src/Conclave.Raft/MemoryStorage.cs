@@ -36,7 +36,9 @@ public sealed class MemoryStorage : IRaftStorage
     /// <summary>
     /// Sets the membership reported by <see cref="InitialState"/> without a snapshot: used to
     /// bootstrap a new cluster (empty log, the initial voters) and by drivers that persist the
-    /// configuration beside their applied index.
+    /// configuration beside their applied index. The initial voters are not in the log, so every
+    /// member, including one added later with an empty log, must be bootstrapped with the same
+    /// initial ConfState; it learns later changes from the log (or from a snapshot).
     /// </summary>
     public void SetConfState(ConfState cs)
     {

@@ -40,6 +40,9 @@ public sealed class RaftConfig
     /// <summary>Upper bound in bytes of entry data in one Append message (at least one entry is always sent).</summary>
     public ulong MaxSizePerMsg { get; init; } = 1 << 20;
 
+    /// <summary>Upper bound in bytes of entry data in one Ready's CommittedEntries (at least one entry); 0 = MaxSizePerMsg.</summary>
+    public ulong MaxCommittedSizePerReady { get; init; }
+
     /// <summary>Append messages a leader keeps in flight to one follower in the Replicate state.</summary>
     public int MaxInflightMsgs { get; init; } = 256;
 

@@ -37,6 +37,7 @@ internal sealed class RaftCore
         _checkQuorum = config.CheckQuorum;
         _preVote = config.PreVote;
         _maxMsgSize = config.MaxSizePerMsg;
+        MaxCommittedSizePerReady = config.MaxCommittedSizePerReady == 0 ? config.MaxSizePerMsg : config.MaxCommittedSizePerReady;
         _maxUncommittedSize = config.MaxUncommittedEntriesSize;
         _maxInflight = config.MaxInflightMsgs;
         _bugs = config.Bugs;
@@ -55,6 +56,7 @@ internal sealed class RaftCore
             Term = hs.Term;
             Vote = hs.Vote;
             Log.CommitTo(hs.Commit);
+            PersistedTerm = hs.Term;
         }
 
         if (config.Applied > 0)
@@ -66,6 +68,11 @@ internal sealed class RaftCore
     }
 
     public ulong Id { get; }
+
+    public ulong MaxCommittedSizePerReady { get; }
+
+    /// <summary>The term of the last HardState reported durable (set by RawNode.Advance).</summary>
+    public ulong PersistedTerm { get; set; }
 
     public ulong Term { get; private set; }
 
@@ -123,7 +130,10 @@ internal sealed class RaftCore
             m = m with { Term = Term };
         }
 
-        if (State == RaftRole.Leader && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
+        // A leader's term is durable before it wins, except for a single voter, which wins at
+        // once: its messages wait until the term is persisted, or a restart could reuse the term.
+        if (State == RaftRole.Leader && Term == PersistedTerm
+            && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
         {
             Msgs.Add(m);
         }
@@ -438,6 +448,7 @@ internal sealed class RaftCore
             else
             {
                 BecomeLeader();
+                BroadcastAppend(); // learners
             }
 
             return;
@@ -564,7 +575,18 @@ internal sealed class RaftCore
         }
         else
         {
-            Send(new Message { Type = responseType, To = m.From, Term = Term, Reject = true });
+            // The rejection tells the candidate our commit index and its term: a candidate holding
+            // that entry may commit it (log matching), which matters when the only member that
+            // knew a configuration change was committed is the one it removed.
+            Send(new Message
+            {
+                Type = responseType,
+                To = m.From,
+                Term = Term,
+                Reject = true,
+                Commit = Log.Committed,
+                LogTerm = Log.ZeroTermOnError(Log.Committed),
+            });
         }
     }
 
@@ -673,6 +695,10 @@ internal sealed class RaftCore
                 pr.BecomeProbe();
                 pr.BecomeReplicate();
                 break;
+            case ProgressState.Snapshot when pr.Match >= pr.PendingSnapshot:
+                // Installed, but the log was compacted further meanwhile: probe, which sends a newer snapshot.
+                pr.BecomeProbe();
+                break;
             case ProgressState.Replicate:
                 pr.Inflights.FreeLE(m.Index);
                 break;
@@ -702,7 +728,20 @@ internal sealed class RaftCore
     {
         pr.RecentActive = true;
         pr.FlowPaused = false;
-        if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
+        if (pr.State == ProgressState.Replicate && pr.Inflights.Full && pr.Match < Log.LastIndex())
+        {
+            // The window stays full when Appends were lost: an entry-less Append outside the
+            // window is either acknowledged (freeing the window) or rejected (back to Probe).
+            if (Log.TryTerm(pr.Next - 1, out var prevTerm))
+            {
+                Send(new Message { Type = MessageType.Append, To = m.From, Index = pr.Next - 1, LogTerm = prevTerm, Commit = Log.Committed });
+            }
+            else
+            {
+                MaybeSendSnapshot(m.From, pr);
+            }
+        }
+        else if (pr.Match < Log.LastIndex() || pr.State == ProgressState.Probe)
         {
             SendAppend(m.From);
         }
@@ -786,6 +825,11 @@ internal sealed class RaftCore
         if (m.Type != myResponse)
         {
             return new StepResult(StepStatus.Ignored, $"{State} ignores {m.Type}");
+        }
+
+        if (m.Reject && m.Commit > Log.Committed && Log.MatchTerm(m.Commit, m.LogTerm))
+        {
+            Log.CommitTo(m.Commit);
         }
 
         switch (Poll(m.From, m.Type, !m.Reject))
@@ -933,13 +977,9 @@ internal sealed class RaftCore
             return false;
         }
 
+        // This member need not be in the snapshot's configuration: one added after the snapshot
+        // index installs it and then receives the entries that add it.
         var cs = meta.ConfState;
-        if (!cs.Voters.Contains(Id) && !cs.Learners.Contains(Id) && !cs.VotersOutgoing.Contains(Id))
-        {
-            // Not a member in the snapshot's configuration: a stale or misdirected snapshot.
-            return false;
-        }
-
         if (Log.MatchTerm(meta.Index, meta.Term))
         {
             // We already hold the entries: just fast-forward the commit.
@@ -1233,7 +1273,11 @@ internal sealed class RaftCore
 
         if (!inConfig || IsLearner)
         {
-            // A removed (or demoted) leader steps down once the change is applied.
+            // A removed (or demoted) leader steps down once the change is applied, after telling
+            // the remaining members that the change is committed (they need it to elect a leader
+            // of the new configuration).
+            BroadcastAppend();
+            BroadcastHeartbeat(ReadOnlyMemory<byte>.Empty);
             BecomeFollower(Term, None);
             return cs;
         }

@@ -195,10 +195,11 @@ internal sealed class RaftLog
 
     public bool HasNextCommittedEntries() => Math.Min(Committed, LastPersistedIndex()) > Applied;
 
-    public IReadOnlyList<Entry> NextCommittedEntries()
+    /// <summary>The next committed, durable entries to apply: at least one, about maxSize bytes.</summary>
+    public IReadOnlyList<Entry> NextCommittedEntries(ulong maxSize)
     {
         var hi = Math.Min(Committed, LastPersistedIndex());
-        return hi > Applied ? Slice(Applied + 1, hi + 1, ulong.MaxValue) : [];
+        return hi > Applied ? Slice(Applied + 1, hi + 1, maxSize) : [];
     }
 
     public Snapshot Snapshot() => _unstable.Snapshot ?? _storage.Snapshot();

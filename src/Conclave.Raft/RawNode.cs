@@ -89,7 +89,11 @@ public sealed class RawNode
     public void ReportUnreachable(ulong id) =>
         _raft.Step(new Message { Type = MessageType.Unreachable, From = id });
 
-    /// <summary>Reports the outcome of sending a snapshot to id.</summary>
+    /// <summary>
+    /// Reports the outcome of sending a snapshot to id. The driver must report every Snapshot
+    /// message it was given, delivered or not: until then the leader sends nothing else to id
+    /// (if id's acknowledgment is lost, this report is the only way out of the Snapshot state).
+    /// </summary>
     public void ReportSnapshot(ulong id, bool failed) =>
         _raft.Step(new Message { Type = MessageType.SnapshotStatus, From = id, Reject = failed });
 
@@ -140,7 +144,7 @@ public sealed class RawNode
             ReadStates = r.ReadStates.ToList(),
             Entries = entries,
             Snapshot = r.Log.Unstable.Snapshot ?? Snapshot.Empty,
-            CommittedEntries = r.Log.NextCommittedEntries(),
+            CommittedEntries = r.Log.NextCommittedEntries(r.MaxCommittedSizePerReady),
             Messages = r.Msgs.ToList(),
             MessagesAfterPersist = r.MsgsAfterPersist.ToList(),
             MustSync = entries.Count > 0 || hs.Term != _prevHardState.Term || hs.Vote != _prevHardState.Vote || r.Log.Unstable.Snapshot is not null,
@@ -171,6 +175,11 @@ public sealed class RawNode
         }
 
         _outstanding = null;
+        if (!rd.HardState.IsEmpty)
+        {
+            _raft.PersistedTerm = rd.HardState.Term;
+        }
+
         if (!rd.Snapshot.IsEmpty)
         {
             _raft.OnSnapshotPersisted(rd.Snapshot.Metadata.Index);

@@ -23,6 +23,7 @@ public sealed partial class ConclaveMember
     private readonly HashSet<ulong> _snapshotsInFlight = [];
     private (ConfChange Change, TaskCompletionSource<ServerStatus> Done)? _confWaiter;
     private HardState _unsavedHardState;
+    private bool _snapshotWanted;
     private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>
@@ -269,8 +270,9 @@ public sealed partial class ConclaveMember
         var commit = rd.HardState.IsEmpty ? _view.Commit : rd.HardState.Commit;
         _view = new RaftView(lead, term, commit, _sm.AppliedIndex, role, _confState.Learners.Contains(MemberId));
 
-        if (_sm.AppliedIndex - _snapshotIndex >= _options.SnapshotCount)
+        if (_sm.AppliedIndex > _snapshotIndex && (_snapshotWanted || _sm.AppliedIndex - _snapshotIndex >= _options.SnapshotCount))
         {
+            _snapshotWanted = false;
             await SaveSnapshotAsync();
         }
     }
@@ -287,6 +289,12 @@ public sealed partial class ConclaveMember
                 if (CommandCodec.TryDecode(entry.Data.Span, out var cmd, out _) && cmd is LeaseRevokeCommand revoke)
                 {
                     _lessor.OnRevoked(revoke.LeaseId);
+                }
+                break;
+            case Applied when !entry.Data.IsEmpty && _lessor.IsLeader:
+                if (CommandCodec.TryDecode(entry.Data.Span, out var applied, out _) && applied is LeaseCheckpointCommand checkpoint)
+                {
+                    _lessor.OnCheckpoint(checkpoint.Checkpoints);
                 }
                 break;
         }
@@ -438,6 +446,15 @@ public sealed partial class ConclaveMember
     {
         if (!_snapshotsInFlight.Add(m.To))
         {
+            return;
+        }
+        var cs = m.Snapshot?.Metadata.ConfState ?? ConfState.Empty;
+        if (!cs.Voters.Contains(m.To) && !cs.Learners.Contains(m.To) && !cs.VotersOutgoing.Contains(m.To))
+        {
+            // The newest snapshot predates the member's addition, and the member would refuse it.
+            // Take a fresh one after this Ready and let the core try again with it.
+            _snapshotWanted = true;
+            Post(new SnapshotStatusInput(m.To, true));
             return;
         }
         var index = m.Snapshot?.Metadata.Index ?? 0;

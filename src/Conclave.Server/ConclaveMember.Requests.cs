@@ -160,6 +160,9 @@ public sealed partial class ConclaveMember
         }
     }
 
+    /// <summary>WAL syncs so far (one per group-commit batch).</summary>
+    internal long WalSyncCount => _wal.SyncCount;
+
     internal void RequestLeaderTransfer(ulong target) => Post(new TransferInput(target));
 
     /// <summary>The raft status (progress of every member on the leader), taken on the loop.</summary>
@@ -254,8 +257,18 @@ public sealed partial class ConclaveMember
             case PeerFrames.LeaseRequest:
                 if (PeerFrames.TryDecodeLeaseRequest(span, out var rid, out var op, out var leaseId))
                 {
-                    var (status, granted, remaining) = AnswerLeaseRequest(op, leaseId);
-                    _transport.Send(frame.From, PeerFrames.EncodeLeaseResponse(rid, status, granted, remaining));
+                    var from = frame.From;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var (status, granted, remaining) = await AnswerLeaseRequestAsync(op, leaseId, _stop.Token);
+                            _transport.Send(from, PeerFrames.EncodeLeaseResponse(rid, status, granted, remaining));
+                        }
+                        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+                        {
+                        }
+                    });
                 }
                 break;
             case PeerFrames.HashRequest:
@@ -266,8 +279,26 @@ public sealed partial class ConclaveMember
                     _transport.Send(frame.From, PeerFrames.EncodeHashResponse(hid, ok ? PeerFrames.StatusOk : PeerFrames.StatusNotFound, h.Hash, h.CompactRevision));
                 }
                 break;
+            case PeerFrames.PromoteRequest:
+                if (PeerFrames.TryDecodePromoteRequest(span, out var pid, out var learner))
+                {
+                    var from = frame.From;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var status = await Services.ClusterService.PromoteOnLeaderAsync(this, learner, _stop.Token);
+                            _transport.Send(from, PeerFrames.EncodePromoteResponse(pid, (byte)status));
+                        }
+                        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+                        {
+                        }
+                    });
+                }
+                break;
             case PeerFrames.LeaseResponse:
             case PeerFrames.HashResponse:
+            case PeerFrames.PromoteResponse:
                 if (span.Length >= 9 && _peerRequests.TryRemove(BinaryPrimitives.ReadUInt64LittleEndian(span[1..]), out var tcs))
                 {
                     tcs.TrySetResult(frame.Payload.ToArray());
@@ -279,8 +310,22 @@ public sealed partial class ConclaveMember
         }
     }
 
-    /// <summary>Keep-alive / time-to-live forwarded by a follower: answered by the leader's lessor.</summary>
-    internal (byte Status, long Granted, long Remaining) AnswerLeaseRequest(byte op, long leaseId)
+    /// <summary>
+    /// Keep-alive / time-to-live on the leader (its own or forwarded by a follower). A lease this
+    /// member does not know may be a grant it has not applied yet (a new leader applies the old
+    /// term's entries after winning): it checks again after a ReadIndex before answering not found.
+    /// </summary>
+    internal async Task<(byte Status, long Granted, long Remaining)> AnswerLeaseRequestAsync(byte op, long leaseId, CancellationToken ct)
+    {
+        var answer = AnswerLeaseRequest(op, leaseId);
+        if (answer.Status == PeerFrames.StatusNotFound && await ReadIndexAsync(ct) == ServerStatus.Ok)
+        {
+            answer = AnswerLeaseRequest(op, leaseId);
+        }
+        return answer;
+    }
+
+    private (byte Status, long Granted, long Remaining) AnswerLeaseRequest(byte op, long leaseId)
     {
         if (!_lessor.IsLeader)
         {

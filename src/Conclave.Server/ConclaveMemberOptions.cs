@@ -53,6 +53,9 @@ public sealed record ConclaveMemberOptions
     /// <summary>etcd --max-txn-ops.</summary>
     public int MaxTxnOps { get; init; } = 128;
 
+    /// <summary>Bytes preallocated per WAL segment file.</summary>
+    public long WalSegmentBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>How long a proposal or linearizable read waits before answering Timeout; null = 5 s + 2 election timeouts (etcd's rule).</summary>
     public TimeSpan? RequestTimeout { get; init; }
 

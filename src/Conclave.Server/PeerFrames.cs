@@ -13,6 +13,8 @@ namespace Conclave.Server;
 /// 3 LeaseResponse  u64 request id | u8 status (0 ok, 1 not found, 2 not leader) | i64 granted ttl | i64 remaining ttl
 /// 4 HashRequest    u64 request id | i64 revision
 /// 5 HashResponse   u64 request id | u8 status (0 ok, else failed) | u32 hash | i64 compact revision
+/// 6 PromoteRequest  u64 request id | u64 learner id
+/// 7 PromoteResponse u64 request id | u8 ServerStatus
 /// </code>
 /// Snapshot transfers (the transport's transfer path) start with u32 length + the raft Snapshot
 /// message (its data empty), followed by the snapshot file's bytes unchanged.
@@ -24,6 +26,8 @@ internal static class PeerFrames
     public const byte LeaseResponse = 3;
     public const byte HashRequest = 4;
     public const byte HashResponse = 5;
+    public const byte PromoteRequest = 6;
+    public const byte PromoteResponse = 7;
 
     public const byte OpKeepAlive = 1;
     public const byte OpTimeToLive = 2;
@@ -141,6 +145,48 @@ internal static class PeerFrames
         status = f[9];
         hash = BinaryPrimitives.ReadUInt32LittleEndian(f[10..]);
         compactRevision = BinaryPrimitives.ReadInt64LittleEndian(f[14..]);
+        return true;
+    }
+
+    public static byte[] EncodePromoteRequest(ulong requestId, ulong learnerId)
+    {
+        var f = new byte[1 + 8 + 8];
+        f[0] = PromoteRequest;
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(1), requestId);
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(9), learnerId);
+        return f;
+    }
+
+    public static bool TryDecodePromoteRequest(ReadOnlySpan<byte> f, out ulong requestId, out ulong learnerId)
+    {
+        requestId = 0;
+        learnerId = 0;
+        if (f.Length != 17)
+        {
+            return false;
+        }
+        requestId = BinaryPrimitives.ReadUInt64LittleEndian(f[1..]);
+        learnerId = BinaryPrimitives.ReadUInt64LittleEndian(f[9..]);
+        return true;
+    }
+
+    public static byte[] EncodePromoteResponse(ulong requestId, byte status)
+    {
+        var f = new byte[1 + 8 + 1];
+        f[0] = PromoteResponse;
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(1), requestId);
+        f[9] = status;
+        return f;
+    }
+
+    public static bool TryDecodePromoteResponse(ReadOnlySpan<byte> f, out byte status)
+    {
+        status = 0;
+        if (f.Length != 10)
+        {
+            return false;
+        }
+        status = f[9];
         return true;
     }
 

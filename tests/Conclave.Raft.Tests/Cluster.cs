@@ -34,6 +34,9 @@ internal sealed class Cluster
 
     public bool Verbose { get; set; } = true;
 
+    /// <summary>Report each delivered or dropped snapshot to its sender, as a transport would (scripts report by hand).</summary>
+    public bool AutoReportSnapshots { get; set; }
+
     public string TakeOutput()
     {
         var s = _out.ToString();
@@ -125,6 +128,7 @@ internal sealed class Cluster
             Applied = 0,
         };
         m.Applied.Clear();
+        m.ConfState = m.Storage.InitialState().ConfState; // conf changes after the snapshot are replayed
         m.Node = new RawNode(m.Config);
         InFlight.RemoveAll(x => x.To == id);
     }
@@ -192,6 +196,7 @@ internal sealed class Cluster
             if (_cut.Contains((msg.From, msg.To)) || !Members.ContainsKey(msg.To))
             {
                 Write($"  {Format(msg)} DROPPED");
+                ReportSnapshot(msg, failed: true);
                 continue;
             }
 
@@ -200,10 +205,19 @@ internal sealed class Cluster
                 ? copy!
                 : throw new InvalidOperationException(error);
             var r = Members[id].Node.Step(decoded);
+            ReportSnapshot(msg, failed: false);
             Write($"  {Format(msg)}" + (r.Status == StepStatus.Ok ? string.Empty : $" ({r.Status})"));
         }
 
         return batch.Count;
+    }
+
+    public void ReportSnapshot(Message msg, bool failed)
+    {
+        if (AutoReportSnapshots && msg.Type == MessageType.Snapshot && Members.TryGetValue(msg.From, out var sender))
+        {
+            sender.Node.ReportSnapshot(msg.To, failed);
+        }
     }
 
     /// <summary>Drops in-flight messages on the link from->to.</summary>
@@ -241,6 +255,8 @@ internal sealed class Cluster
 
     public void Cut(ulong from, ulong to) => _cut.Add((from, to));
 
+    public bool IsCut(ulong from, ulong to) => _cut.Contains((from, to));
+
     public void Heal() => _cut.Clear();
 
     /// <summary>Processes Readys and delivers messages until nothing changes (bounded, to catch livelock).</summary>
@@ -266,7 +282,9 @@ internal sealed class Cluster
             }
         }
 
-        throw new InvalidOperationException("cluster did not stabilize within 1000 rounds");
+        throw new InvalidOperationException("cluster did not stabilize within 1000 rounds; in flight: "
+            + string.Join(" | ", InFlight.Take(8).Select(Format)) + "; "
+            + string.Join(" | ", Members.Values.Select(m => m.Node.Status()).Select(st => $"{st.Id} {st.Role} t{st.Term} lead{st.Lead} c{st.Commit} {st.ConfState}")));
     }
 
     public void Tick(ulong id, int n)

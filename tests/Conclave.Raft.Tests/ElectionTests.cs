@@ -121,6 +121,33 @@ public class ElectionTests
     }
 
     [Fact]
+    public void A_single_voter_sends_nothing_before_its_new_term_is_durable()
+    {
+        var storage = new MemoryStorage();
+        storage.SetConfState(new ConfState { Voters = [1], Learners = [2] });
+        var n = new RawNode(new RaftConfig { Id = 1, Storage = storage });
+        n.Campaign();
+        var rd = n.GetReady();
+        Assert.Equal(RaftRole.Leader, rd.SoftState!.Role);
+        Assert.Empty(rd.Messages);
+        Assert.Contains(rd.MessagesAfterPersist, m => m.Type == MessageType.Append && m.To == 2);
+        storage.Append(rd.Entries);
+        storage.SetHardState(rd.HardState);
+        n.Advance(rd);
+
+        // Once the term is durable (and 2 answered the probe), appends may leave before the leader's own write.
+        n.Step(new Message { Type = MessageType.AppendResponse, From = 2, To = 1, Term = 1, Index = 1 });
+        if (n.HasReady())
+        {
+            n.Advance(n.GetReady());
+        }
+
+        n.Propose("x"u8.ToArray());
+        var rd2 = n.GetReady();
+        Assert.Contains(rd2.Messages, m => m.Type == MessageType.Append && m.To == 2);
+    }
+
+    [Fact]
     public void A_node_votes_once_per_term()
     {
         var c = ThreeNodes();
@@ -153,6 +180,48 @@ public class ElectionTests
         c.Members[1].Node.Campaign();
         c.Stabilize();
         Assert.NotEqual(RaftRole.Leader, c.Members[1].Node.Status().Role);
+    }
+
+    [Fact]
+    public void A_vote_rejection_teaches_the_candidate_a_commit_index_it_can_verify()
+    {
+        var storage = new MemoryStorage();
+        storage.SetConfState(Voters(1, 2));
+        storage.Append([new Entry(1, 1), new Entry(1, 2)]);
+        storage.SetHardState(new HardState(1, 0, 1));
+        var n = new RawNode(new RaftConfig { Id = 1, Storage = storage, PreVote = false, RandomSeed = 1 });
+        n.Campaign();
+        n.Advance(n.GetReady());
+
+        // A rejection naming an entry the candidate does not hold with that term teaches nothing.
+        n.Step(new Message { Type = MessageType.VoteResponse, From = 2, To = 1, Term = 2, Reject = true, Commit = 2, LogTerm = 7 });
+        Assert.Equal(1UL, n.Status().Commit);
+
+        var n2 = new RawNode(new RaftConfig { Id = 1, Storage = storage, PreVote = false, RandomSeed = 1 });
+        n2.Campaign();
+        n2.Advance(n2.GetReady());
+        n2.Step(new Message { Type = MessageType.VoteResponse, From = 2, To = 1, Term = 2, Reject = true, Commit = 2, LogTerm = 1 });
+        Assert.Equal(2UL, n2.Status().Commit);
+    }
+
+    [Fact]
+    public void Committed_entries_are_handed_out_in_bounded_batches()
+    {
+        var storage = new MemoryStorage();
+        storage.SetConfState(Voters(1));
+        storage.Append(Enumerable.Range(1, 10).Select(i => new Entry(1, (ulong)i, EntryType.Normal, new byte[100])).ToList());
+        storage.SetHardState(new HardState(1, 1, 10));
+        var n = new RawNode(new RaftConfig { Id = 1, Storage = storage, MaxCommittedSizePerReady = 300 });
+        var batches = new List<int>();
+        while (n.HasReady())
+        {
+            var rd = n.GetReady();
+            batches.Add(rd.CommittedEntries.Count);
+            n.Advance(rd);
+        }
+
+        Assert.Equal([2, 2, 2, 2, 2], batches);
+        Assert.Equal(10UL, n.Status().Applied);
     }
 
     [Fact]

@@ -103,6 +103,28 @@ public sealed class Lessor
         }
     }
 
+    /// <summary>A checkpoint was applied: on the leader a lease whose checkpoint says less time is left than its deadline gives ends that much from now.</summary>
+    public void OnCheckpoint(IReadOnlyList<LeaseCheckpoint> checkpoints)
+    {
+        lock (_lock)
+        {
+            if (!_isLeader)
+            {
+                return;
+            }
+            var now = _time.GetUtcNow();
+            foreach (var cp in checkpoints)
+            {
+                // Only ever earlier: this leader's own checkpoints are rounded up and must not extend a lease.
+                var deadline = now + TimeSpan.FromSeconds(cp.RemainingTtlSeconds);
+                if (_deadlines.TryGetValue(cp.LeaseId, out var current) && cp.RemainingTtlSeconds > 0 && deadline < current)
+                {
+                    _deadlines[cp.LeaseId] = deadline;
+                }
+            }
+        }
+    }
+
     public void OnRevoked(long id)
     {
         lock (_lock)

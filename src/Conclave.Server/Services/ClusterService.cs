@@ -7,8 +7,8 @@ namespace Conclave.Server.Services;
 /// <summary>
 /// <see cref="IClusterApi"/> on one member: membership changes are configuration changes through
 /// the log, one at a time, the new <see cref="StateMachine.Member"/> in the change's context.
-/// Promotion needs the leader's view of the learner's progress, so only the leader accepts it
-/// (NotLeader elsewhere).
+/// Promotion needs the leader's view of the learner's progress: a follower forwards it to the
+/// leader as a non-raft frame.
 /// </summary>
 internal sealed class ClusterService(ConclaveMember member) : IClusterApi
 {
@@ -90,19 +90,53 @@ internal sealed class ClusterService(ConclaveMember member) : IClusterApi
         {
             return new(ServerStatus.MemberNotLearner, member.Header(), null);
         }
-        var status = await member.RaftStatusAsync();
+        var leader = member.Leader;
+        ServerStatus status;
+        if (leader == 0)
+        {
+            status = ServerStatus.NoLeader;
+        }
+        else if (leader == member.MemberId)
+        {
+            status = await PromoteOnLeaderAsync(member, memberId, ct);
+        }
+        else
+        {
+            // Only the leader knows how far the learner got: forward (a non-raft frame), then make
+            // sure this member applied the change before answering with its member list.
+            var answer = await member.PeerRequestAsync(leader, id => PeerFrames.EncodePromoteRequest(id, memberId), ct);
+            status = answer is not null && PeerFrames.TryDecodePromoteResponse(answer, out var s) ? (ServerStatus)s : ServerStatus.Timeout;
+            if (status == ServerStatus.Ok)
+            {
+                status = await member.ReadIndexAsync(ct);
+            }
+        }
+        return new(status, member.Header(), status == ServerStatus.Ok ? Members() : null);
+    }
+
+    /// <summary>The leader's half of a promotion: LearnerNotReady unless the learner's match is close to the leader's.</summary>
+    internal static async Task<ServerStatus> PromoteOnLeaderAsync(ConclaveMember member, ulong memberId, CancellationToken ct)
+    {
+        if (!member.StateMachine.Members.TryGetValue(memberId, out var learner))
+        {
+            return ServerStatus.MemberNotFound;
+        }
+        if (!learner.IsLearner)
+        {
+            return ServerStatus.MemberNotLearner;
+        }
+        var status = await member.RaftStatusAsync().WaitAsync(ct);
         if (status.Role != RaftRole.Leader)
         {
-            return new(ServerStatus.NotLeader, member.Header(), null);
+            return ServerStatus.NotLeader;
         }
         var leaderMatch = status.Progress.TryGetValue(member.MemberId, out var mine) ? mine.Match : status.Commit;
         if (!status.Progress.TryGetValue(memberId, out var progress) || progress.Match < leaderMatch * PromoteReadyFraction)
         {
-            return new(ServerStatus.LearnerNotReady, member.Header(), null);
+            return ServerStatus.LearnerNotReady;
         }
         var promoted = learner with { IsLearner = false };
-        var result = await member.ProposeConfChangeAsync(ConfChange.Single(ConfChangeType.AddNode, memberId) with { Context = promoted.Encode() }, ct);
-        return new(result, member.Header(), result == ServerStatus.Ok ? Members() : null);
+        return await member.ProposeConfChangeAsync(ConfChange.Single(ConfChangeType.AddNode, memberId) with { Context = promoted.Encode() }, ct);
     }
 
     private IReadOnlyList<StateMachine.Member> Members() => member.StateMachine.Members.Values.OrderBy(m => m.Id).ToList();

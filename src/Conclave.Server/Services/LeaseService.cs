@@ -61,7 +61,7 @@ internal sealed class LeaseService(ConclaveMember member) : ILeaseApi
             }
             if (leader == member.MemberId)
             {
-                (status, granted, remaining) = member.AnswerLeaseRequest(op, leaseId);
+                (status, granted, remaining) = await member.AnswerLeaseRequestAsync(op, leaseId, ct);
             }
             else
             {

@@ -23,6 +23,21 @@ public sealed partial class WatchHub
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
         }
+        catch (Exception ex)
+        {
+            // A bug: fail every stream rather than leave its watchers silently stalled; DisposeAsync rethrows.
+            lock (_gate)
+            {
+                _stopped = true;
+                foreach (var stream in _streams)
+                {
+                    CloseLocked(stream);
+                    stream.Fail(ex);
+                }
+                _streams.Clear();
+            }
+            throw;
+        }
     }
 
     /// <summary>

@@ -42,6 +42,7 @@ public sealed partial class WatchHub : IAsyncDisposable
     private long _lastRevision;
     private bool _started;
     private bool _stopped;
+    private bool _disposed;
 
     public WatchHub(MvccStore store, WatchHubOptions? options = null, TimeProvider? time = null)
     {
@@ -90,11 +91,12 @@ public sealed partial class WatchHub : IAsyncDisposable
             _started = true;
         }
         var subscription = _store.Subscribe(OnCommit);
+        // Subscribed first, then read: a commit racing with Start is in the store's revision, or delivered to
+        // OnCommit, or both; the max keeps L right. (The store's lock is never taken under the hub's.)
+        var current = _store.CurrentRevision;
         lock (_gate)
         {
-            // Subscribed first, then read: a commit racing with Start is either in the store's revision or
-            // delivered to OnCommit (or both; the max keeps L right).
-            _lastRevision = Math.Max(_lastRevision, _store.CurrentRevision);
+            _lastRevision = Math.Max(_lastRevision, current);
             _subscription = subscription;
         }
         _catchUp = Task.Run(() => RunCatchUpAsync(_stop.Token));
@@ -123,10 +125,11 @@ public sealed partial class WatchHub : IAsyncDisposable
     {
         lock (_gate)
         {
-            if (_stopped)
+            if (_disposed)
             {
                 return;
             }
+            _disposed = true;
             _stopped = true;
         }
         _subscription?.Dispose();
@@ -224,6 +227,43 @@ public sealed partial class WatchHub : IAsyncDisposable
             WakeCatchUp();
         }
     }
+
+    /// <summary>
+    /// Call on the apply thread after the store's state was replaced (<see cref="MvccStore.Restore"/> of a
+    /// snapshot): revisions the hub never saw as commit batches may now exist. Every synced watcher moves to the
+    /// catch-up group at the revision it needs next and is fed from the restored history (or canceled with the
+    /// compaction revision when that history is gone), as etcd's watchable store does on restore.
+    /// </summary>
+    public void Resync()
+    {
+        var current = _store.CurrentRevision;
+        lock (_gate)
+        {
+            if (_stopped)
+            {
+                return;
+            }
+            var next = _lastRevision + 1;
+            foreach (var w in _synced.ToList())
+            {
+                w.NextRevision = Math.Max(w.NextRevision, next);
+                if (w.NextRevision <= current)
+                {
+                    _synced.Remove(w);
+                    w.State = WatcherState.Unsynced;
+                    _unsynced.Add(w);
+                }
+            }
+            _lastRevision = current;
+        }
+        WakeCatchUp();
+    }
+
+    /// <summary>
+    /// Call after <see cref="MvccStore.Compact"/>: unsynced watchers whose next revision is now below the compaction
+    /// revision are canceled at once, even those waiting for a slow reader, instead of at the next catch-up turn.
+    /// </summary>
+    public void CompactionApplied() => WakeCatchUp();
 
     internal void WakeCatchUp() => _wake.Writer.TryWrite(true);
 }

@@ -12,7 +12,7 @@ namespace Conclave.Server.Watch;
 /// <see cref="WatchHubOptions.StreamBufferResponses"/> responses wait unread; when the queue is full a
 /// watcher moves to the hub's catch-up group and later gets the same events from history. Responses that
 /// answer a request (created, canceled, RequestProgress) and compaction cancels are always queued: there is
-/// one per client request or per watcher. A response's events are the store's own immutable kvs, not copies.
+/// one per client request (held back by <see cref="WaitForRoomAsync"/>) or per watcher. A response's events are the store's own immutable kvs, not copies.
 /// </para>
 /// <para>
 /// Dispose cancels every watcher without sending cancel responses, drops what is queued and completes
@@ -28,6 +28,8 @@ public sealed class WatchStream : IDisposable
     private readonly int _resumeBelow;
     private int _pending;
     private int _wakeArmed;
+    private TaskCompletionSource? _roomWaiter;
+    private int _completed;
 
     internal WatchStream(WatchHub hub, int capacity)
     {
@@ -75,6 +77,29 @@ public sealed class WatchStream : IDisposable
     public void RequestProgress() => _hub.RequestProgress(this);
 
     public void Dispose() => _hub.Close(this);
+
+    /// <summary>
+    /// Completes when fewer than <see cref="WatchHubOptions.StreamBufferResponses"/> responses wait unread, or the
+    /// stream is closed. A front end awaits it before handling each client request, so a client that sends
+    /// requests without reading responses is held back (etcd blocks its receive loop the same way) and the
+    /// responses to requests stay bounded too. One waiter at a time: a new call releases the previous one.
+    /// </summary>
+    public Task WaitForRoomAsync(CancellationToken cancellationToken = default)
+    {
+        if (HasRoom || Volatile.Read(ref _completed) != 0)
+        {
+            return Task.CompletedTask;
+        }
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _roomWaiter, waiter)?.TrySetResult();
+        // Dekker pair with OnRead, as for the catch-up wake.
+        if (HasRoom || Volatile.Read(ref _completed) != 0)
+        {
+            Interlocked.CompareExchange(ref _roomWaiter, null, waiter);
+            waiter.TrySetResult();
+        }
+        return waiter.Task.WaitAsync(cancellationToken);
+    }
 
     internal bool HasRoom => Volatile.Read(ref _pending) < _capacity;
 
@@ -153,6 +178,8 @@ public sealed class WatchStream : IDisposable
     internal void Complete(bool drop)
     {
         _channel.Writer.TryComplete();
+        Interlocked.Exchange(ref _completed, 1);
+        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
         if (drop)
         {
             while (_channel.Reader.TryRead(out _))
@@ -162,9 +189,20 @@ public sealed class WatchStream : IDisposable
         }
     }
 
+    internal void Fail(Exception error)
+    {
+        _channel.Writer.TryComplete(error);
+        Interlocked.Exchange(ref _completed, 1);
+        Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+    }
+
     private void OnRead()
     {
         var pending = Interlocked.Decrement(ref _pending);
+        if (pending < _capacity && Volatile.Read(ref _roomWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();
+        }
         if (pending < _resumeBelow && Volatile.Read(ref _wakeArmed) == 1 && Interlocked.Exchange(ref _wakeArmed, 0) == 1)
         {
             _hub.WakeCatchUp();

@@ -54,6 +54,18 @@ internal sealed class WatcherGroup
         return removed;
     }
 
+    /// <summary>Every watcher of the group, copied.</summary>
+    public List<Watcher> ToList()
+    {
+        var all = new List<Watcher>(Count);
+        foreach (var set in _byKey.Values)
+        {
+            all.AddRange(set);
+        }
+        all.AddRange(_ranges);
+        return all;
+    }
+
     /// <summary>Adds to <paramref name="into"/> every watcher whose range contains <paramref name="key"/>.</summary>
     public void Match(ReadOnlySpan<byte> key, List<Watcher> into)
     {

@@ -25,6 +25,9 @@ internal sealed class KeyHistory
 
     public byte[] Key { get; }
 
+    /// <summary>Revision of the write txn that last recorded this key for rollback (writer only; 0 after a rollback).</summary>
+    internal long TouchedAt { get; set; }
+
     public int Count => _count;
 
     public KeyValue this[int index] => _revs[index];
@@ -66,13 +69,26 @@ internal sealed class KeyHistory
     /// <summary>Index of the newest revision with mod revision ≤ <paramref name="revision"/>, or -1.</summary>
     public int IndexAtOrBefore(long revision)
     {
-        // Histories are short and reads are mostly of the latest revision: scan from the end.
-        var i = _count - 1;
-        while (i >= 0 && _revs[i].ModRevision > revision)
+        // Most reads want the latest revision: check it first, then binary search.
+        if (_count == 0 || _revs[_count - 1].ModRevision <= revision)
         {
-            i--;
+            return _count - 1;
         }
-        return i;
+        int lo = 0, hi = _count - 2, found = -1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (_revs[mid].ModRevision <= revision)
+            {
+                found = mid;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return found;
     }
 
     /// <summary>The key's kv as of <paramref name="revision"/>; null when absent or deleted then.</summary>
@@ -90,16 +106,23 @@ internal sealed class KeyHistory
     /// <summary>Index of exactly this kv object, or -1 when it has been compacted away.</summary>
     public int IndexOf(KeyValue kv)
     {
-        for (var i = _count - 1; i >= 0; i--)
+        int lo = 0, hi = _count - 1;
+        while (lo <= hi)
         {
-            var r = _revs[i];
-            if (ReferenceEquals(r, kv))
+            var mid = (lo + hi) >>> 1;
+            var r = _revs[mid];
+            var c = r.ModRevision != kv.ModRevision ? r.ModRevision.CompareTo(kv.ModRevision) : r.SubRevision.CompareTo(kv.SubRevision);
+            if (c == 0)
             {
-                return i;
+                return ReferenceEquals(r, kv) ? mid : -1;
             }
-            if (r.ModRevision < kv.ModRevision)
+            if (c < 0)
             {
-                break;
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
             }
         }
         return -1;

@@ -141,7 +141,7 @@ public sealed partial class MvccStore : IDisposable
         Action<EventBatch>[] subscribers;
         lock (_subscribers)
         {
-            subscribers = [.. _subscribers];
+            subscribers = _subscribers.Count == 0 ? [] : [.. _subscribers];
         }
         foreach (var s in subscribers)
         {
@@ -185,7 +185,7 @@ public sealed partial class MvccStore : IDisposable
         }
     }
 
-    /// <summary>Reads at a revision; see <see cref="RangeRequest"/> and etcd's Range.</summary>
+    /// <summary>Reads at a revision; see <see cref="RangeRequest"/> and etcd's Range. An empty key is <see cref="MvccStatus.EmptyKey"/>.</summary>
     public RangeResult Range(RangeRequest request)
     {
         StoreState st;
@@ -200,6 +200,10 @@ public sealed partial class MvccStore : IDisposable
         finally
         {
             _lock.ExitReadLock();
+        }
+        if (request.Key.IsEmpty)
+        {
+            return RangeResult.Failed(MvccStatus.EmptyKey, current);
         }
         var rev = request.Revision <= 0 ? current : request.Revision;
         if (request.Revision > current)

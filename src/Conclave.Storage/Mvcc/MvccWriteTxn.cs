@@ -18,7 +18,7 @@ public sealed class MvccWriteTxn : IDisposable
     private readonly long _beginRevision;
     private readonly List<Event> _events = [];
     private readonly List<LogItem> _log = [];
-    private readonly Dictionary<KeyHistory, int> _originalCounts = new(ReferenceEqualityComparer.Instance);
+    private readonly List<(KeyHistory History, int Count)> _originalCounts = [];
     private long _bytesAdded;
     private bool _finished;
 
@@ -216,8 +216,10 @@ public sealed class MvccWriteTxn : IDisposable
             _store.Lock.EnterWriteLock();
             try
             {
-                foreach (var (h, count) in _originalCounts)
+                for (var i = _originalCounts.Count - 1; i >= 0; i--)
                 {
+                    var (h, count) = _originalCounts[i];
+                    h.TouchedAt = 0;
                     _st.Detach(h, StoreState.AttachedLease(h));
                     h.TruncateTo(count);
                     if (count == 0)
@@ -239,7 +241,16 @@ public sealed class MvccWriteTxn : IDisposable
         _store.EndWrite(this, null);
     }
 
-    private void Touch(KeyHistory h) => _originalCounts.TryAdd(h, h.Count);
+    // Records the key's history length before this txn's first change to it.
+    private void Touch(KeyHistory h)
+    {
+        var rev = _beginRevision + 1;
+        if (h.TouchedAt != rev)
+        {
+            h.TouchedAt = rev;
+            _originalCounts.Add((h, h.Count));
+        }
+    }
 
     private void EnsureOpen()
     {

@@ -61,26 +61,26 @@ public sealed partial class MvccStore
         return (MvccStatus.Ok, txn.Revision, r.Deleted, request.PrevKv ? r.PrevKvs : []);
     }
 
-    private MvccStatus Validate(TxnRequest r)
+    private MvccStatus Validate(TxnRequest r) => Validate(r, Options.MaxTxnOps) switch
     {
-        if (r.Compare.Count > Options.MaxTxnOps || r.Success.Count > Options.MaxTxnOps || r.Failure.Count > Options.MaxTxnOps)
+        MvccStatus.Ok => CheckIntervals(r.Success, out _, out _) && CheckIntervals(r.Failure, out _, out _) ? MvccStatus.Ok : MvccStatus.DuplicateKey,
+        var s => s,
+    };
+
+    // etcd checkTxnRequest: the largest of compares, success and failure counts against the budget,
+    // and a nested txn gets what is left of it.
+    private static MvccStatus Validate(TxnRequest r, int budget)
+    {
+        var opc = Math.Max(r.Compare.Count, Math.Max(r.Success.Count, r.Failure.Count));
+        if (opc > budget)
         {
             return MvccStatus.TooManyOps;
         }
-        var s = ValidateOps(r.Success);
-        if (s != MvccStatus.Ok)
-        {
-            return s;
-        }
-        s = ValidateOps(r.Failure);
-        if (s != MvccStatus.Ok)
-        {
-            return s;
-        }
-        return CheckIntervals(r.Success, out _, out _) && CheckIntervals(r.Failure, out _, out _) ? MvccStatus.Ok : MvccStatus.DuplicateKey;
+        var s = ValidateOps(r.Success, budget - opc);
+        return s != MvccStatus.Ok ? s : ValidateOps(r.Failure, budget - opc);
     }
 
-    private MvccStatus ValidateOps(IReadOnlyList<RequestOp> ops)
+    private static MvccStatus ValidateOps(IReadOnlyList<RequestOp> ops, int budget)
     {
         foreach (var op in ops)
         {
@@ -92,7 +92,7 @@ public sealed partial class MvccStore
                     : o.Request.IgnoreLease && o.Request.Lease != 0 ? MvccStatus.LeaseProvided
                     : MvccStatus.Ok,
                 DeleteRangeOp o => o.Request.Key.IsEmpty ? MvccStatus.EmptyKey : MvccStatus.Ok,
-                TxnOp o => Validate(o.Request),
+                TxnOp o => Validate(o.Request, budget),
                 _ => throw new ArgumentException($"unknown op {op.GetType().Name}", nameof(ops)),
             };
             if (s != MvccStatus.Ok)

@@ -300,7 +300,8 @@ public sealed class SnapshotStore
         _failpoints?.Hit(SnapshotFailpoint.BeforeDirectorySync);
         DurableIo.SyncDirectory(_dir);
         _failpoints?.Hit(SnapshotFailpoint.BeforeRetention);
-        var old = List().Skip(_options.Retain).ToList();
+        // Retention goes by name (age), never deleting the file just published.
+        var old = List().Skip(_options.Retain).Where(f => f.FilePath != finalPath).ToList();
         foreach (var (_, path) in old)
         {
             File.Delete(path);

@@ -32,6 +32,9 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public InMemoryTransportHub Hub { get; }
 
+    /// <summary>Every member's log lines (attach to a failure message when a test needs them).</summary>
+    public TestLog Log { get; } = new();
+
     public string Root { get; }
 
     public int Seed { get; }
@@ -67,6 +70,8 @@ internal sealed class TestCluster : IAsyncDisposable
             RandomSeed = Seed,
             Transport = Hub.CreateTransport(id),
             ClientUrls = [$"http://client-{name}:2379"],
+            LoggerFactory = Log,
+            WalSegmentBytes = 1 << 20,
         };
         return _configure(options);
     }
@@ -169,14 +174,14 @@ internal static class Kv
     }
 
     /// <summary>Polls a condition that is updated by other threads until it holds or the deadline passes (the message says what was expected).</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string expected)
+    public static async Task EventuallyAsync(Func<bool> condition, string expected, Func<string>? details = null)
     {
         var deadline = DateTime.UtcNow + TestCluster.Deadline;
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"expected {expected} within {TestCluster.Deadline.TotalSeconds} s");
+                throw new TimeoutException($"expected {expected} within {TestCluster.Deadline.TotalSeconds} s\n{details?.Invoke()}");
             }
             await Task.Delay(5);
         }

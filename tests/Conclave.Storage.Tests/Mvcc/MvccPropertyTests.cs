@@ -34,6 +34,10 @@ public sealed class MvccPropertyTests(ITestOutputHelper output)
 
     private sealed record EventsOp(int RevBack, string Key, string End, int Limit) : Op;
 
+    private sealed record AbortedTxnOp((string Key, string Value, long Lease)[] Puts, string DelKey, string DelEnd) : Op;
+
+    private sealed record IgnoreValuePutOp(string Key, long Lease) : Op;
+
     private static readonly Gen<Op> GenOp = Gen.Frequency(
         (6, Gen.Select(GenKey, GenValue, Gen.Int[0, 2], (k, v, l) => (Op)new PutOp(k, v, l))),
         (2, Gen.Select(GenKey, GenEnd, (k, e) => (Op)new DelOp(k, e))),
@@ -44,7 +48,9 @@ public sealed class MvccPropertyTests(ITestOutputHelper output)
         (1, Gen.Int[-1, 6].Select(rb => (Op)new CompactOp(rb))),
         (1, Gen.Int[1, 3].Select(n => (Op)new StepOp(n))),
         (1, Gen.Const((Op)new SnapshotOp())),
-        (2, Gen.Select(Gen.Int[-1, 8], GenKey, GenEnd, Gen.Int[0, 3], (rb, k, e, l) => (Op)new EventsOp(rb, k, e, l))));
+        (2, Gen.Select(Gen.Int[-1, 8], GenKey, GenEnd, Gen.Int[0, 3], (rb, k, e, l) => (Op)new EventsOp(rb, k, e, l))),
+        (1, Gen.Select(Gen.Select(GenKey, GenValue, Gen.Int[0, 2].Select(l => (long)l)).Array[0, 4], GenKey, GenEnd, (p, k, e) => (Op)new AbortedTxnOp(p, k, e))),
+        (1, Gen.Select(GenKey, Gen.Int[0, 2], (k, l) => (Op)new IgnoreValuePutOp(k, l))));
 
     [Fact]
     public void Store_matches_the_model_of_every_revision()
@@ -114,9 +120,47 @@ public sealed class MvccPropertyTests(ITestOutputHelper output)
                 case EventsOp e:
                     CheckEvents(store, model, e);
                     break;
+                case AbortedTxnOp a:
+                    {
+                        // Writes (in any mix, the same key several times) then no commit: nothing happened.
+                        var hashBefore = store.HashKV(0);
+                        using (var txn = store.BeginWrite())
+                        {
+                            foreach (var (k, v, l) in a.Puts)
+                            {
+                                Check(txn.Put(MvccModel.B(k), MvccModel.B(v), l).Status == MvccStatus.Ok, "put in aborted txn");
+                            }
+                            txn.DeleteRange(MvccModel.B(a.DelKey), MvccModel.B(a.DelEnd));
+                            if (a.Puts.Length > 0)
+                            {
+                                txn.Put(MvccModel.B(a.Puts[0].Key), MvccModel.B("again"));
+                            }
+                        }
+                        Check(store.HashKV(0) == hashBefore, "an aborted txn changed the hash");
+                        break;
+                    }
+                case IgnoreValuePutOp iv:
+                    {
+                        var (status, _, _) = store.Put(new PutRequest { Key = MvccModel.B(iv.Key), Lease = iv.Lease, IgnoreValue = true });
+                        if (model.Latest.TryGetValue(iv.Key, out var old))
+                        {
+                            Check(status == MvccStatus.Ok, $"ignore_value put {status}");
+                            model.Apply([(iv.Key, old.Value, "", iv.Lease)]);
+                        }
+                        else
+                        {
+                            Check(status == MvccStatus.KeyNotFound, $"ignore_value put on a missing key: {status}");
+                        }
+                        break;
+                    }
             }
             Check(store.CurrentRevision == model.Current, $"current revision {store.CurrentRevision} != model {model.Current}");
             Check(store.CompactRevision == model.Compact, $"compact revision {store.CompactRevision} != model {model.Compact}");
+            for (var lease = 1; lease <= 2; lease++)
+            {
+                var expected = model.Latest.Values.Where(kv => kv.Lease == lease).Select(kv => kv.Key);
+                Check(store.KeysWithLease(lease).Select(k => MvccModel.S(k.Span)).SequenceEqual(expected), $"keys with lease {lease}");
+            }
         }
 
         // Physical pruning never changes an answer.

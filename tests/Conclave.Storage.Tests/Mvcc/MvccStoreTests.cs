@@ -143,6 +143,21 @@ public sealed class MvccStoreTests
     }
 
     [Fact]
+    public void A_snapshot_in_progress_holds_physical_pruning_back()
+    {
+        var store = new MvccStore();
+        store.Put("a", "1");
+        store.Put("a", "2");
+        store.Compact(3);
+        Interlocked.Increment(ref store.State.Pins); // what WriteSnapshot does while it writes
+        Assert.True(store.StepCompaction());
+        Assert.Equal(2, UsedRevisions(store));
+        Interlocked.Decrement(ref store.State.Pins);
+        store.FinishCompaction();
+        Assert.Equal(1, UsedRevisions(store));
+    }
+
+    [Fact]
     public void Commits_drive_compaction_steps()
     {
         var store = new MvccStore(new MvccStoreOptions { CompactionStepKeys = 5 });

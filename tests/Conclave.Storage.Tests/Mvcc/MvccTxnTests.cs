@@ -169,7 +169,13 @@ public sealed class MvccTxnTests
         var r = store.Txn(new TxnRequest { Success = ops });
         Assert.Equal("etcdserver: too many operations in txn request", r.Status.Message());
         Assert.Equal(MvccStatus.EmptyKey, store.Txn(new TxnRequest { Failure = [RequestOp.Range(new RangeRequest())] }).Status);
-        Assert.Equal(1, store.CurrentRevision);
+        Assert.Equal(MvccStatus.EmptyKey, store.Range(new RangeRequest()).Status);
+        // A nested txn gets the budget its parent leaves: 1 op at the top leaves 1 for the nested one.
+        var nested = new TxnRequest { Success = [RequestOp.Txn(new TxnRequest { Success = [.. ops[..2]] })] };
+        Assert.Equal(MvccStatus.TooManyOps, store.Txn(nested).Status);
+        nested = new TxnRequest { Success = [RequestOp.Txn(new TxnRequest { Success = [.. ops[..1]] })] };
+        Assert.Equal(MvccStatus.Ok, store.Txn(nested).Status);
+        Assert.Equal(2, store.CurrentRevision);
     }
 
     [Fact]

@@ -75,6 +75,16 @@ public sealed class SnapshotStoreTests : IDisposable
         Assert.Equal(50ul, store.LoadLatest().Snapshot!.Metadata.Index);
     }
 
+    [Fact]
+    public async Task Saving_an_older_snapshot_never_deletes_it_at_once()
+    {
+        var store = new SnapshotStore(_dir.Path, new SnapshotStoreOptions { Retain = 1 });
+        await store.SaveAsync(new SnapshotMetadata(50, 2, ConfState.Empty), Image(100, 1));
+        var older = await store.SaveAsync(new SnapshotMetadata(40, 2, ConfState.Empty), Image(100, 2));
+        Assert.True(File.Exists(older));
+        Assert.Equal(50ul, store.LoadLatest().Snapshot!.Metadata.Index);
+    }
+
     [Theory]
     [MemberData(nameof(CrashPoints))]
     public async Task A_crash_while_saving_never_leaves_a_partial_snapshot(string pointName, bool newIsLatest)
