@@ -15,6 +15,7 @@ public sealed class ConclaveProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _keepDirectory;
 
     private ConclaveProcess(string directory, int clientPort, int peerPort, int httpPort, IEnumerable<string> extraArgs)
     {
@@ -82,12 +83,22 @@ public sealed class ConclaveProcess : IAsyncDisposable
     public PythonEtcd3 Python() => new("127.0.0.1", ClientPort);
 
     /// <summary>Starts a single member and waits (at most 30 s) until it leads.</summary>
-    public static async Task<ConclaveProcess> StartAsync(params string[] extraArgs)
+    public static Task<ConclaveProcess> StartAsync(params string[] extraArgs) =>
+        StartInAsync(Path.Combine(Path.GetTempPath(), $"conclave-e2e-{Guid.NewGuid():N}"), keepDirectory: false, extraArgs);
+
+    /// <summary>
+    /// Starts a single member in <paramref name="directory"/> (its data dir is the default
+    /// ./default.conclave there); with <paramref name="keepDirectory"/> dispose leaves the directory.
+    /// A restart must reuse the ports: the member id is derived from the peer URL.
+    /// </summary>
+    public static async Task<ConclaveProcess> StartInAsync(string directory, bool keepDirectory, params string[] extraArgs) =>
+        await StartInAsync(directory, keepDirectory, FreePort.Take(3), extraArgs);
+
+    /// <summary>As above on the given client, peer and HTTP ports.</summary>
+    public static async Task<ConclaveProcess> StartInAsync(string directory, bool keepDirectory, int[] ports, params string[] extraArgs)
     {
-        var directory = Path.Combine(Path.GetTempPath(), $"conclave-e2e-{Guid.NewGuid():N}");
         System.IO.Directory.CreateDirectory(directory);
-        var ports = FreePort.Take(3);
-        var server = new ConclaveProcess(directory, ports[0], ports[1], ports[2], extraArgs);
+        var server = new ConclaveProcess(directory, ports[0], ports[1], ports[2], extraArgs) { _keepDirectory = keepDirectory };
         server._process.Start();
         server._process.BeginOutputReadLine();
         server._process.BeginErrorReadLine();
@@ -167,6 +178,10 @@ public sealed class ConclaveProcess : IAsyncDisposable
     {
         await StopAsync();
         _process.Dispose();
+        if (_keepDirectory)
+        {
+            return;
+        }
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
