@@ -282,6 +282,9 @@ public sealed partial class ConclaveMember
         var result = _sm.Apply(entry);
         switch (result)
         {
+            case CompactApplied { Status: ApplyStatus.Ok }:
+                _watchHub.CompactionApplied();
+                break;
             case LeaseGranted { Status: ApplyStatus.Ok } g:
                 _lessor.OnGranted(g.LeaseId, g.TtlSeconds);
                 break;
@@ -435,6 +438,7 @@ public sealed partial class ConclaveMember
             throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not the newest file in the snapshot store");
         }
         _sm.Restore(new MemoryStream(snap.Data.ToArray(), writable: false));
+        _watchHub.Resync();
         _confState = metadata.ConfState;
         _snapshotIndex = metadata.Index;
         UpdatePeers();

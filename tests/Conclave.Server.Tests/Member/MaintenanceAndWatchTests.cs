@@ -32,6 +32,41 @@ public sealed class MaintenanceAndWatchTests
     }
 
     [Fact]
+    public async Task A_watch_on_a_member_that_installs_a_snapshot_still_gets_every_event()
+    {
+        await using var c = await TestCluster.StartAsync(3, configure: o => o with { SnapshotCount = 10, SnapshotCatchUpEntries = 2 });
+        var leader = await c.LeaderAsync();
+        var behind = c.Follower(leader);
+        using var stream = behind.Watches.OpenStream();
+        Assert.Equal(WatchCreateStatus.Ok, stream.Create(new WatchCreateRequest { Key = B("s/"), RangeEnd = KeyRange.PrefixEnd("s/"u8) }).Status);
+
+        c.Hub.Partition([behind.MemberId], c.Running.Where(m => m != behind).Select(m => m.MemberId));
+        for (var i = 0; i < 40; i++)
+        {
+            await leader.PutAsync($"s/{i:D2}", $"{i}");
+        }
+        c.Hub.Heal();
+
+        var values = new List<string>();
+        using var deadline = new CancellationTokenSource(TestCluster.Deadline);
+        try
+        {
+            while (values.Count < 40)
+            {
+                var r = await stream.Responses.ReadAsync(deadline.Token);
+                Assert.False(r.Canceled, r.CancelReason);
+                values.AddRange(r.Events.Select(e => S(e.Kv.Value)));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"expected 40 watch events within {TestCluster.Deadline.TotalSeconds} s, got {values.Count}");
+        }
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => $"{i}"), values);
+        Assert.Contains("installed the leader's snapshot", c.Log.ToString());
+    }
+
+    [Fact]
     public async Task Status_alarms_hashkv_snapshot_and_defragment()
     {
         await using var c = await TestCluster.StartAsync(3);
