@@ -82,6 +82,32 @@ public sealed class ThreeMemberTests
     }
 
     [Fact]
+    public async Task After_every_member_stops_and_restarts_every_acknowledged_write_is_there()
+    {
+        await using var c = await TestCluster.StartAsync(3, configure: o => o with { SnapshotCount = 16, SnapshotCatchUpEntries = 4 });
+        var leader = await c.LeaderAsync();
+        var writes = Enumerable.Range(0, 50).Select(i => c.Running.ElementAt(i % 3).PutAsync($"r{i}", $"{i}")).ToList();
+        await Task.WhenAll(writes);
+        var revision = leader.StateMachine.Store.CurrentRevision;
+        foreach (var name in c.Members.Keys.ToList())
+        {
+            await c.StopMemberAsync(name);
+        }
+
+        await Task.WhenAll(c.Initial.Keys.Select(name => c.StartMemberAsync(name)));
+        await c.LeaderAsync();
+        foreach (var m in c.Running)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                Assert.Equal($"{i}", await m.GetAsync($"r{i}"));
+            }
+            Assert.True(m.StateMachine.Store.CurrentRevision >= revision);
+            Assert.Equal(3, m.StateMachine.Members.Count);
+        }
+    }
+
+    [Fact]
     public async Task A_member_far_behind_is_caught_up_by_a_snapshot()
     {
         await using var c = await TestCluster.StartAsync(3, configure: o => o with { SnapshotCount = 10, SnapshotCatchUpEntries = 3 });
