@@ -99,40 +99,52 @@ public sealed partial class ConclaveClient : IAsyncDisposable
     internal async Task<TResponse> UnaryAsync<TResponse>(
         Func<Member, CallOptions, AsyncUnaryCall<TResponse>> call, bool retryAfterSend, CancellationToken cancellationToken)
     {
+        // Rounds over all members until RequestTimeout has passed: a cluster electing a new
+        // leader, or a member restarting, is waited out instead of failing the first round.
+        var time = Options.TimeProvider;
+        var giveUp = time.GetUtcNow() + Options.RequestTimeout;
         Exception? last = null;
-        foreach (var member in Candidates())
+        while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (!await member.TryConnectAsync(Options.DialTimeout, cancellationToken))
+            foreach (var member in Candidates())
             {
-                last = new ClusterUnavailableException($"could not connect to {member.Address} within {Options.DialTimeout.TotalSeconds:0.#} s");
-                continue;
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!await member.TryConnectAsync(Options.DialTimeout, cancellationToken))
+                {
+                    last = new ClusterUnavailableException($"could not connect to {member.Address} within {Options.DialTimeout.TotalSeconds:0.#} s");
+                    continue;
+                }
+                var callOptions = new CallOptions(deadline: DateTime.UtcNow + Options.RequestTimeout, cancellationToken: cancellationToken);
+                try
+                {
+                    return await call(member, callOptions);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException("the request was cancelled", e, cancellationToken);
+                }
+                catch (RpcException e) when (retryAfterSend && ErrorMapping.IsMemberUnavailable(e))
+                {
+                    last = ErrorMapping.Map(e);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && ErrorMapping.Map(e).GetType() == typeof(ConclaveException))
+                {
+                    throw new ClusterUnavailableException(
+                        $"{member.Address} became unavailable after the request was sent; it may or may not have been applied ({e.Status.Detail})", e);
+                }
+                catch (RpcException e)
+                {
+                    throw ErrorMapping.Map(e);
+                }
             }
-            var callOptions = new CallOptions(deadline: DateTime.UtcNow + Options.RequestTimeout, cancellationToken: cancellationToken);
-            try
+            if (time.GetUtcNow() + Options.ReconnectDelay >= giveUp)
             {
-                return await call(member, callOptions);
+                break;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("the request was cancelled", e, cancellationToken);
-            }
-            catch (RpcException e) when (retryAfterSend && ErrorMapping.IsMemberUnavailable(e))
-            {
-                last = ErrorMapping.Map(e);
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && ErrorMapping.Map(e).GetType() == typeof(ConclaveException))
-            {
-                throw new ClusterUnavailableException(
-                    $"{member.Address} became unavailable after the request was sent; it may or may not have been applied ({e.Status.Detail})", e);
-            }
-            catch (RpcException e)
-            {
-                throw ErrorMapping.Map(e);
-            }
+            await Task.Delay(Options.ReconnectDelay, time, cancellationToken);
         }
         throw new ClusterUnavailableException(
-            $"no member of [{string.Join(", ", _members.Select(m => m.Address))}] could serve the request: {last?.Message}", last);
+            $"no member of [{string.Join(", ", _members.Select(m => m.Address))}] could serve the request within {Options.RequestTimeout.TotalSeconds:0.#} s: {last?.Message}", last);
     }
 
     /// <summary>Every member once, starting at the round-robin cursor; failing members last.</summary>

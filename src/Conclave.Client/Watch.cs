@@ -97,6 +97,9 @@ public sealed partial class ConclaveClient
         }
     }
 
+    /// <summary>The member the most recently opened watch stream went to (for tests and diagnostics).</summary>
+    internal Uri? LastWatchMember { get; private set; }
+
     /// <summary>A watch stream with its create request sent, or null when no member could be reached.</summary>
     private async Task<AsyncDuplexStreamingCall<Wire.WatchRequest, Wire.WatchResponse>?> OpenWatchAsync(
         string key, ByteString rangeEnd, long startRevision, bool prevKv, CancellationToken cancellationToken)
@@ -105,6 +108,7 @@ public sealed partial class ConclaveClient
         try
         {
             var member = await ConnectedMemberAsync(cancellationToken);
+            LastWatchMember = member.Address;
             // etcd refuses watches on a member without a leader only when asked to (require-leader metadata).
             call = member.Watch.Watch(new Metadata { { "hasleader", "true" } }, cancellationToken: cancellationToken);
             await call.RequestStream.WriteAsync(new Wire.WatchRequest
