@@ -42,4 +42,30 @@ public sealed class FailoverTests
         Assert.Equal(cluster.Endpoints[survivor], watchClient.LastWatchMember?.Authority);
         await stop.CancelAsync();
     }
+
+    [EtcdFact]
+    public async Task Reads_wait_out_the_election_when_the_leader_is_killed_and_writes_follow()
+    {
+        await using var cluster = await EtcdCluster.StartAsync().Within("a three-member etcd cluster to start");
+        await using var client = new ConclaveClient(cluster.Endpoints, TestOptions.Client);
+        var before = await client.PutAsync("fl/k", "before");
+
+        cluster.Kill(await cluster.LeaderIndexAsync());
+
+        // A linearizable read needs a leader: it is retried on the survivors until they elected one.
+        var read = await client.GetAsync("fl/k").Within("a read after the leader was killed");
+        Assert.Equal(("before", before.Revision), (read.Kvs[0].ValueText, read.Kvs[0].ModRevision));
+        var after = await client.PutAsync("fl/k", "after").Within("a write once a new leader is elected");
+        Assert.True(after.Revision > before.Revision);
+    }
+
+    [EtcdFact]
+    public async Task A_lease_keeper_that_cannot_reach_any_member_reports_loss_when_the_ttl_runs_out()
+    {
+        var deadPort = Conclave.Testing.Etcd.FreePort.Take(1)[0];
+        await using var client = new ConclaveClient([$"127.0.0.1:{deadPort}"], TestOptions.Client with { DialTimeout = TimeSpan.FromMilliseconds(200) });
+        await using var keeper = client.KeepAlive(id: 0x1234, ttlSeconds: 1);
+        await keeper.Lost.WhenCancelled().Within("the keeper to give up once the 1 s TTL passed without a renewal");
+        Assert.Contains("could not be renewed within its TTL", keeper.LostReason);
+    }
 }
