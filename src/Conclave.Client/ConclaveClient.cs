@@ -91,10 +91,11 @@ public sealed partial class ConclaveClient : IAsyncDisposable
 
     /// <summary>
     /// Runs one unary request. Members are tried in round-robin order (members whose last
-    /// connection attempt failed last); a member that cannot be connected to within
-    /// <see cref="ConclaveClientOptions.DialTimeout"/> is skipped. With
-    /// <paramref name="retryAfterSend"/>, a request that reached a member that turned out
-    /// unavailable (or leaderless) is sent to the next member as well.
+    /// connection attempt failed last), in rounds until <see cref="ConclaveClientOptions.RequestTimeout"/>
+    /// has passed; a member that cannot be connected to within
+    /// <see cref="ConclaveClientOptions.DialTimeout"/> is skipped (nothing was sent). Only with
+    /// <paramref name="retryAfterSend"/> (reads) is a request that reached a member that turned
+    /// out unavailable or leaderless sent to the next member as well.
     /// </summary>
     internal async Task<TResponse> UnaryAsync<TResponse>(
         Func<Member, CallOptions, AsyncUnaryCall<TResponse>> call, bool retryAfterSend, CancellationToken cancellationToken)
