@@ -62,6 +62,16 @@ public sealed class MutexTests(EtcdFixture fixture)
     }
 
     [EtcdFact]
+    public async Task Deleting_the_lock_key_signals_loss_while_the_lease_lives()
+    {
+        await using var client = fixture.NewClient();
+        await using var mutex = await DistributedMutex.AcquireAsync(client, "mx4/lock");
+        await client.DeleteAsync(mutex.Key);
+        await mutex.Lost.WhenCancelled().Within("the mutex to report its deleted key");
+        Assert.False(await mutex.GuardedPutAsync("mx4/data", "x"));
+    }
+
+    [EtcdFact]
     public async Task Interoperates_with_etcdctl_lock()
     {
         await using var client = fixture.NewClient();
