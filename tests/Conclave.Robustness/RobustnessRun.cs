@@ -124,9 +124,11 @@ public static class RobustnessRun
                 var hold = TimeSpan.FromMilliseconds(1000 + random.Next(2000));
                 log($"{at.TotalSeconds,6:0.0}s fault {kind} on [{string.Join(',', members)}] for {hold.TotalSeconds:0.0} s ({workload.Count} ops so far)");
                 await Task.Delay(hold, cancellationToken);
+                log($"{started.Elapsed.TotalSeconds,6:0.0}s before recovery the leader is {(await injector.FindLeaderAsync())?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; network {cluster.Network.Describe()}");
                 await recover();
                 var recovered = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
                 faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered));
+                log($"{started.Elapsed.TotalSeconds,6:0.0}s recovered: {recovered} (peer connections cut so far: {cluster.PeerConnectionsCut})");
                 if (!recovered)
                 {
                     violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone");

@@ -83,6 +83,9 @@ public abstract class ProcessCluster : IClusterUnderTest
     /// <summary>The temporary folder holding every data directory (deleted on dispose).</summary>
     public string RootDirectory => _root.FullName;
 
+    /// <summary>Peer connections the proxies refused or closed because of the network conditions.</summary>
+    public long PeerConnectionsCut => _proxies.Sum(p => p.Cut);
+
     public bool IsUp(int member) => _members[member].IsRunning && !_members[member].IsPaused;
 
     public ulong MemberId(int member) => _memberIds[member];
@@ -111,29 +114,46 @@ public abstract class ProcessCluster : IClusterUnderTest
         }
     }
 
-    /// <summary>Waits until the member answers a linearizable Range; returns its member id.</summary>
+    /// <summary>
+    /// Waits until the member answers a linearizable Range; returns its member id. The channel
+    /// waits for the port (wait-for-ready); a server error ("no leader", "leader changed") is
+    /// retried every 100 ms until <paramref name="timeout"/>, then reported with the member's log.
+    /// </summary>
     public async Task<ulong> WaitReadyAsync(int member, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
+        var deadline = DateTime.UtcNow + timeout;
         using var channel = GrpcChannel.ForAddress(_clientUrls[member]);
         var kv = new KV.KVClient(channel);
-        var call = kv.RangeAsync(
-            new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("health") },
-            new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken).WithWaitForReady());
-        var first = await Task.WhenAny(call.ResponseAsync, _members[member].Exited);
-        if (first != call.ResponseAsync)
+        RpcException? last = null;
+        while (DateTime.UtcNow < deadline)
         {
-            throw new InvalidOperationException($"robustness: {Target} member {member} exited before it was ready\n--- log ---\n{RecentLog(member)}");
+            var call = kv.RangeAsync(
+                new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("health") },
+                new CallOptions(deadline: deadline, cancellationToken: cancellationToken).WithWaitForReady());
+            var first = await Task.WhenAny(call.ResponseAsync, _members[member].Exited);
+            if (first != call.ResponseAsync)
+            {
+                throw new InvalidOperationException($"robustness: {Target} member {member} exited before it was ready\n--- log ---\n{RecentLog(member)}");
+            }
+
+            try
+            {
+                return (await call.ResponseAsync).Header.MemberId;
+            }
+            catch (RpcException e) when (e.StatusCode != StatusCode.DeadlineExceeded)
+            {
+                last = e;
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+            }
+            catch (RpcException e)
+            {
+                last = e;
+            }
         }
 
-        try
-        {
-            return (await call.ResponseAsync).Header.MemberId;
-        }
-        catch (RpcException e)
-        {
-            throw new InvalidOperationException(
-                $"robustness: {Target} member {member} did not answer a linearizable read within {timeout.TotalSeconds:0} s ({e.StatusCode})\n--- log ---\n{RecentLog(member)}", e);
-        }
+        throw new InvalidOperationException(
+            $"robustness: {Target} member {member} did not answer a linearizable read within {timeout.TotalSeconds:0} s " +
+            $"({last?.StatusCode}: {last?.Status.Detail})\n--- log ---\n{RecentLog(member)}", last);
     }
 
     public Task KillAsync(int member) => _members[member].KillAsync();
