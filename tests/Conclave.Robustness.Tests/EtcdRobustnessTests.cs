@@ -29,8 +29,9 @@ public sealed class EtcdRobustnessTests(ITestOutputHelper output)
         var leader = await injector.FindLeaderAsync() ?? throw new InvalidOperationException("expected a leader after start");
         var (members, recover) = await injector.InjectAsync(FaultKind.LeaderCannotSend);
         Assert.Equal([leader], members);
+        var injected = System.Diagnostics.Stopwatch.StartNew();
         var next = await WaitForLeaderAsync(injector, l => l != leader, $"a leader other than {leader} while {leader} cannot send");
-        output.WriteLine($"leader {leader} cannot send; new leader {next}");
+        output.WriteLine($"leader {leader} cannot send; new leader {next} seen after {injected.Elapsed.TotalSeconds:0.0} s");
         await recover();
 
         await using var isolated = new EtcdCluster(3);
@@ -38,8 +39,9 @@ public sealed class EtcdRobustnessTests(ITestOutputHelper output)
         var isolatedInjector = new FaultInjector(isolated, new Random(2));
         var first = await isolatedInjector.FindLeaderAsync() ?? throw new InvalidOperationException("expected a leader after start");
         await isolatedInjector.InjectAsync(FaultKind.PartitionLeaderWithMinority);
+        injected.Restart();
         var second = await WaitForLeaderAsync(isolatedInjector, l => l != first, $"a leader other than the isolated {first}");
-        output.WriteLine($"leader {first} isolated; new leader {second}; proxies cut {isolated.PeerConnectionsCut} connections");
+        output.WriteLine($"leader {first} isolated; new leader {second} seen after {injected.Elapsed.TotalSeconds:0.0} s; proxies cut {isolated.PeerConnectionsCut} connections");
         Assert.True(isolated.PeerConnectionsCut > 0, "expected the proxies to cut connections");
     }
 

@@ -101,6 +101,7 @@ public static class RobustnessRun
         var injector = new FaultInjector(cluster, random);
 
         // The second watcher starts later, from the revision of the first answered write, on another member.
+        await using var lateHolder = new LateWatcher();
         WatchRecorder? late = null;
         try
         {
@@ -110,7 +111,7 @@ public static class RobustnessRun
                 await Task.Delay(TimeSpan.FromMilliseconds(1000 + random.Next(2000)), cancellationToken);
                 if (late is null && workload.History.FirstOrDefault(op => op.Revision > 0) is { } firstWrite)
                 {
-                    late = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, firstWrite.Revision);
+                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, firstWrite.Revision);
                 }
 
                 if (started.Elapsed >= end)
@@ -121,7 +122,7 @@ public static class RobustnessRun
                 var kind = injector.Next();
                 var at = started.Elapsed;
                 var (members, recover) = await injector.InjectAsync(kind);
-                var hold = TimeSpan.FromMilliseconds(1000 + random.Next(2000));
+                var hold = TimeSpan.FromMilliseconds(1500 + random.Next(2500));
                 log($"{at.TotalSeconds,6:0.0}s fault {kind} on [{string.Join(',', members)}] for {hold.TotalSeconds:0.0} s ({workload.Count} ops so far)");
                 await Task.Delay(hold, cancellationToken);
                 log($"{started.Elapsed.TotalSeconds,6:0.0}s before recovery the leader is {(await injector.FindLeaderAsync())?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; network {cluster.Network.Describe()}");
@@ -205,12 +206,15 @@ public static class RobustnessRun
             report = report with { FailureFolder = folder };
         }
 
-        if (late is not null)
-        {
-            await late.DisposeAsync();
-        }
-
         return report;
+    }
+
+    /// <summary>Owns the watcher started mid-run so it stops on every exit path.</summary>
+    private sealed class LateWatcher : IAsyncDisposable
+    {
+        public WatchRecorder? Watcher { get; set; }
+
+        public ValueTask DisposeAsync() => Watcher?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
     /// <summary>True once every member answers a linearizable read; false after <paramref name="timeout"/>.</summary>
