@@ -3,7 +3,7 @@ using Conclave.Robustness;
 
 // dotnet run -c Release --project tests/Conclave.Robustness -- --target etcd|conclave --members 3 --duration 60s --seed N
 //     [--clients 4] [--keys 4] [--conclave-dll PATH]
-// Bounded: stops after --duration of faults plus the final checks. Exit code 1 on a violation, 2 on bad arguments.
+// Bounded: stops after --duration of faults plus the final checks. Exit code 1 on a violation, 2 on bad arguments, 3 on Ctrl+C.
 var options = new RunOptions();
 try
 {
@@ -38,7 +38,25 @@ if (options.Target == TargetKind.Conclave && !File.Exists(options.ConclaveDll ??
 }
 
 Console.WriteLine($"robustness: {options.ReproduceCommand}");
-var report = await RobustnessRun.RunAsync(options, line => Console.WriteLine(line));
+
+// Ctrl+C stops the run; every member process and data directory is still removed.
+using var interrupted = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    interrupted.Cancel();
+};
+RunReport report;
+try
+{
+    report = await RobustnessRun.RunAsync(options, line => Console.WriteLine(line), interrupted.Token);
+}
+catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+{
+    Console.Error.WriteLine("robustness: interrupted; members stopped and data directories removed");
+    return 3;
+}
+
 Console.WriteLine(report.Summary());
 foreach (var violation in report.Violations)
 {

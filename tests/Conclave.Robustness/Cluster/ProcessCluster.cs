@@ -36,6 +36,8 @@ public abstract class ProcessCluster : IClusterUnderTest
         _members = new MemberProcess[count];
         try
         {
+            // Last line of defence when the host exits without disposing (Ctrl+C, a crashed test host): no orphan servers.
+            AppDomain.CurrentDomain.ProcessExit += KillOnExit;
             for (var i = 0; i < count; i++)
             {
                 _proxies[i] = new PeerProxy(i, 0, clientPorts[count + i], Network, ResolveWireId);
@@ -184,8 +186,17 @@ public abstract class ProcessCluster : IClusterUnderTest
         }
     }
 
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        foreach (var member in _members)
+        {
+            member?.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         foreach (var member in _members)
         {
             member?.Dispose();
