@@ -19,9 +19,12 @@ trap 'rm -f "$log"' EXIT
 status=0
 dotnet test Conclave.slnx --no-build -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" || status=$?
 
-# "Passed!  - Failed:     0, Passed:    42, Skipped:     0, Total:    42" one line per test project
-awk '/(Passed|Failed)! +- +Failed:/ {
-        gsub(",", ""); for (i = 1; i <= NF; i++) {
-          if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+# Each test project ends with a block "Total tests: N / Passed: N / Failed: N / Skipped: N"
+# (lines absent when zero); add them up into one closing line.
+awk '/^Total tests:/ { t += $3 }
+     /^ +Passed: +[0-9]+$/ { p += $2 }
+     /^ +Failed: +[0-9]+$/ { f += $2 }
+     /^ +Skipped: +[0-9]+$/ { s += $2 }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s
+           if (t == 0) { print "no test ran" > "/dev/stderr"; exit 1 } }' "$log" || status=1
 exit $status

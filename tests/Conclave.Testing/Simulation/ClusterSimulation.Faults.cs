@@ -57,39 +57,39 @@ public sealed partial class ClusterSimulation
         switch (kind)
         {
             case 0:
-            {
-                // Symmetric: a random minority cut off from the rest.
-                var minority = Shuffle(ids).Take(1 + _random.Next(Math.Max(1, (ids.Count - 1) / 2))).ToList();
-                _net.Split(minority, ids.Except(minority));
-                _faults.Add("partition-symmetric");
-                break;
-            }
+                {
+                    // Symmetric: a random minority cut off from the rest.
+                    var minority = Shuffle(ids).Take(1 + _random.Next(Math.Max(1, (ids.Count - 1) / 2))).ToList();
+                    _net.Split(minority, ids.Except(minority));
+                    _faults.Add("partition-symmetric");
+                    break;
+                }
 
             case 1:
-            {
-                // Asymmetric: one member's outgoing links are cut, its incoming ones work.
-                var x = ids[_random.Next(ids.Count)];
-                foreach (var y in ids.Where(y => y != x))
                 {
-                    _net.Block(x, y);
-                }
+                    // Asymmetric: one member's outgoing links are cut, its incoming ones work.
+                    var x = ids[_random.Next(ids.Count)];
+                    foreach (var y in ids.Where(y => y != x))
+                    {
+                        _net.Block(x, y);
+                    }
 
-                _faults.Add("partition-asymmetric-out");
-                break;
-            }
+                    _faults.Add("partition-asymmetric-out");
+                    break;
+                }
 
             case 2:
-            {
-                // Asymmetric: one member hears nobody but can still send.
-                var x = ids[_random.Next(ids.Count)];
-                foreach (var y in ids.Where(y => y != x))
                 {
-                    _net.Block(y, x);
-                }
+                    // Asymmetric: one member hears nobody but can still send.
+                    var x = ids[_random.Next(ids.Count)];
+                    foreach (var y in ids.Where(y => y != x))
+                    {
+                        _net.Block(y, x);
+                    }
 
-                _faults.Add("partition-asymmetric-in");
-                break;
-            }
+                    _faults.Add("partition-asymmetric-in");
+                    break;
+                }
 
             case 3 when leader is not null:
                 _net.Split([leader.Value], ids.Where(y => y != leader.Value));

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+
+namespace Conclave.Api.Etcd;
+
+/// <summary>
+/// Counters of the etcd front end, written in the Prometheus text format with the names etcd and
+/// go-grpc-prometheus use (grpc_server_started_total, grpc_server_handled_total), so existing
+/// dashboards find them.
+/// </summary>
+public sealed class EtcdMetrics
+{
+    private readonly ConcurrentDictionary<(string Service, string Method, string Type), long> _started = new();
+    private readonly ConcurrentDictionary<(string Service, string Method, string Type, StatusCode Code), long> _handled = new();
+
+    public void Started(string service, string method, string type) =>
+        _started.AddOrUpdate((service, method, type), 1, (_, n) => n + 1);
+
+    public void Handled(string service, string method, string type, StatusCode code) =>
+        _handled.AddOrUpdate((service, method, type, code), 1, (_, n) => n + 1);
+
+    public long HandledCount(string method, StatusCode code) =>
+        _handled.Where(kv => kv.Key.Method == method && kv.Key.Code == code).Sum(kv => kv.Value);
+
+    /// <summary>Appends the counters (sorted, so the text is stable) to <paramref name="text"/>.</summary>
+    public void WriteTo(StringBuilder text)
+    {
+        text.Append("# HELP grpc_server_started_total Total number of RPCs started on the server.\n");
+        text.Append("# TYPE grpc_server_started_total counter\n");
+        foreach (var ((service, method, type), n) in _started.OrderBy(kv => kv.Key.Service).ThenBy(kv => kv.Key.Method))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"grpc_server_started_total{{grpc_method=\"{method}\",grpc_service=\"{service}\",grpc_type=\"{type}\"}} {n}\n");
+        }
+        text.Append("# HELP grpc_server_handled_total Total number of RPCs completed on the server, regardless of success or failure.\n");
+        text.Append("# TYPE grpc_server_handled_total counter\n");
+        foreach (var ((service, method, type, code), n) in _handled.OrderBy(kv => kv.Key.Service).ThenBy(kv => kv.Key.Method).ThenBy(kv => kv.Key.Code))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"grpc_server_handled_total{{grpc_code=\"{code}\",grpc_method=\"{method}\",grpc_service=\"{service}\",grpc_type=\"{type}\"}} {n}\n");
+        }
+    }
+}
+
+/// <summary>Counts every call into <see cref="EtcdMetrics"/> with its final status code.</summary>
+public sealed class EtcdMetricsInterceptor(EtcdMetrics metrics) : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        var (service, method) = Split(context.Method);
+        metrics.Started(service, method, "unary");
+        var code = StatusCode.OK;
+        try
+        {
+            return await continuation(request, context).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            code = e.StatusCode;
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            code = StatusCode.Cancelled;
+            throw;
+        }
+        catch
+        {
+            code = StatusCode.Unknown;
+            throw;
+        }
+        finally
+        {
+            metrics.Handled(service, method, "unary", code);
+        }
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream,
+        ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var (service, method) = Split(context.Method);
+        metrics.Started(service, method, "bidi_stream");
+        var code = StatusCode.OK;
+        try
+        {
+            await continuation(requestStream, responseStream, context).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            code = e.StatusCode;
+            throw;
+        }
+        catch
+        {
+            code = StatusCode.Unknown;
+            throw;
+        }
+        finally
+        {
+            metrics.Handled(service, method, "bidi_stream", code);
+        }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        var (service, method) = Split(context.Method);
+        metrics.Started(service, method, "server_stream");
+        var code = StatusCode.OK;
+        try
+        {
+            await continuation(request, responseStream, context).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            code = e.StatusCode;
+            throw;
+        }
+        catch
+        {
+            code = StatusCode.Unknown;
+            throw;
+        }
+        finally
+        {
+            metrics.Handled(service, method, "server_stream", code);
+        }
+    }
+
+    /// <summary>"/etcdserverpb.KV/Range" → ("etcdserverpb.KV", "Range").</summary>
+    private static (string Service, string Method) Split(string path)
+    {
+        var trimmed = path.TrimStart('/');
+        var slash = trimmed.IndexOf('/', StringComparison.Ordinal);
+        return slash < 0 ? (trimmed, "") : (trimmed[..slash], trimmed[(slash + 1)..]);
+    }
+}

@@ -1,0 +1,71 @@
+namespace Conclave.Server.Api;
+
+/// <summary>The values etcd puts in every ResponseHeader; the other front ends use what they need.</summary>
+public readonly record struct ResponseHeader(ulong ClusterId, ulong MemberId, long Revision, ulong RaftTerm);
+
+/// <summary>
+/// Every expected outcome of a server call. The first block mirrors
+/// <see cref="StateMachine.ApplyStatus"/> (the same names, so mapping is by name); the rest are
+/// outcomes of the member itself. Each front end has one table mapping these to its wire errors.
+/// </summary>
+public enum ServerStatus
+{
+    Ok = 0,
+
+    // Outcomes of applying a command (see ApplyStatus).
+    Compacted,
+    FutureRevision,
+    KeyNotFound,
+    NoSpace,
+    EmptyKey,
+    DuplicateKey,
+    TooManyOps,
+    ValueProvided,
+    LeaseProvided,
+    LeaseNotFound,
+    LeaseExists,
+    LeaseTtlTooLarge,
+    InvalidLeaseId,
+    Corrupt,
+
+    // Outcomes of the member.
+    /// <summary>No leader is known, so nothing can be proposed or read linearizably (etcd ErrNoLeader).</summary>
+    NoLeader,
+
+    /// <summary>The request was proposed but its outcome is unknown: it may still apply (etcd ErrTimeout).</summary>
+    Timeout,
+
+    /// <summary>Leadership changed while the request was in flight; its outcome is unknown (etcd ErrLeaderChanged).</summary>
+    LeaderChanged,
+
+    /// <summary>The member is shutting down (etcd ErrStopped).</summary>
+    Stopped,
+
+    /// <summary>The encoded request is larger than --max-request-bytes (etcd ErrRequestTooLarge).</summary>
+    RequestTooLarge,
+
+    /// <summary>A request that is malformed in a way the wire decoder could not catch.</summary>
+    InvalidArgument,
+
+    MemberNotFound,
+    MemberExists,
+    PeerUrlExists,
+    MemberNotLearner,
+    LearnerNotReady,
+    TooManyLearners,
+
+    /// <summary>The request needs the leader and this member is not it (etcd ErrNotLeader, e.g. MoveLeader).</summary>
+    NotLeader,
+
+    /// <summary>The transfer target is not a voting member (etcd ErrBadLeaderTransferee).</summary>
+    BadLeaderTransferee,
+
+    /// <summary>The cluster would lose its quorum (etcd ErrUnhealthy on member remove/add).</summary>
+    Unhealthy,
+}
+
+/// <summary>An answer: a status, the header as of the answer, and the value when Status is Ok (some failures carry one too).</summary>
+public readonly record struct ServerResult<T>(ServerStatus Status, ResponseHeader Header, T? Value)
+{
+    public bool IsOk => Status == ServerStatus.Ok;
+}

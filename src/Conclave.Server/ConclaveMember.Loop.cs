@@ -1,0 +1,555 @@
+using System.Buffers.Binary;
+using Conclave.Raft;
+using Conclave.Server.Api;
+using Conclave.Server.StateMachine;
+using Conclave.Server.Transport;
+using Conclave.Storage.Snapshots;
+
+namespace Conclave.Server;
+
+public sealed partial class ConclaveMember
+{
+    // ---- owned by the loop (no other thread touches these) ----
+    private ConfState _confState;
+    private ulong _snapshotIndex;
+    private ulong _lastTerm;
+    private ulong _lastLead;
+    private long _ticks;
+    private long _lastCheckpointTick;
+    private ulong _readCounter;
+    private List<ReadWaiter> _pendingReads = [];
+    private readonly Dictionary<ulong, ReadRound> _readRounds = [];
+    private readonly List<ReadRound> _readyReads = [];
+    private readonly HashSet<ulong> _snapshotsInFlight = [];
+    private (ConfChange Change, TaskCompletionSource<ServerStatus> Done)? _confWaiter;
+    private HardState _unsavedHardState;
+    private bool _snapshotWanted;
+    private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// The raft driver: one loop owns the RawNode. Each turn waits for input, drains everything
+    /// waiting (proposals, peer messages, ticks, reads...), starts one ReadIndex round for every read
+    /// that arrived in the turn, and then handles Readys until the core has none.
+    /// </summary>
+    private async Task LoopAsync()
+    {
+        _lastTerm = _view.Term;
+        try
+        {
+            var reader = _inputs.Reader;
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out var input))
+                {
+                    Handle(input);
+                }
+                if (_pendingReads.Count > 0)
+                {
+                    StartReadRound(_pendingReads);
+                    _pendingReads = [];
+                }
+                while (_node.HasReady())
+                {
+                    await HandleReadyAsync(_node.GetReady());
+                }
+                if (_sm.Store.CompactionPending)
+                {
+                    _sm.Store.StepCompaction();
+                    if (_sm.Store.CompactionPending)
+                    {
+                        Post(NopInput.Instance);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (!_stopped)
+        {
+            ServerLog.LoopFailed(_log, ex, MemberId);
+            _stopped = true;
+            FailAllWaiters(ServerStatus.Stopped);
+            throw;
+        }
+    }
+
+    private void Handle(Input input)
+    {
+        switch (input)
+        {
+            case TickInput:
+                OnTick();
+                break;
+            case StepInput s:
+                _node.Step(s.Message);
+                break;
+            case ProposeInput p:
+                var r = _node.Propose(p.Data);
+                if (!r.IsAccepted && p.RequestId != 0 && _waiters.TryRemove(p.RequestId, out var w))
+                {
+                    w.Complete(ServerStatus.NoLeader, null);
+                }
+                break;
+            case ReadInput read:
+                _pendingReads.Add(read.Waiter);
+                break;
+            case ConfChangeInput c:
+                if (_confWaiter is not null)
+                {
+                    c.Done.TrySetResult(ServerStatus.Unhealthy);
+                    break;
+                }
+                var cr = _node.ProposeConfChange(c.Change);
+                if (cr.IsAccepted)
+                {
+                    _confWaiter = (c.Change, c.Done);
+                }
+                else
+                {
+                    c.Done.TrySetResult(cr.Status == ProposeStatus.NotLeader ? ServerStatus.NoLeader : ServerStatus.Unhealthy);
+                }
+                break;
+            case TransferInput t:
+                _node.TransferLeader(t.Target);
+                break;
+            case UnreachableInput u:
+                _node.ReportUnreachable(u.Peer);
+                break;
+            case SnapshotStatusInput ss:
+                _snapshotsInFlight.Remove(ss.Peer);
+                _node.ReportSnapshot(ss.Peer, ss.Failed);
+                break;
+            case InvokeInput i:
+                i.Run();
+                break;
+            case NopInput:
+                break;
+        }
+    }
+
+    private void OnTick()
+    {
+        _node.Tick();
+        _ticks++;
+        // A ReadIndex round whose answer never came (dropped: no leader at the time, or lost) is
+        // asked again after an election timeout.
+        if (_readRounds.Count > 0)
+        {
+            var stale = _readRounds.Where(kv => _ticks - kv.Value.IssuedTick > _options.ElectionTicks).ToList();
+            foreach (var (ctx, round) in stale)
+            {
+                _readRounds.Remove(ctx);
+                StartReadRound(round.Waiters);
+            }
+        }
+        if (_view.Role != RaftRole.Leader)
+        {
+            return;
+        }
+        foreach (var id in _lessor.TakeExpired(_options.LeaseRevokesPerTick))
+        {
+            _node.Propose(CommandCodec.Encode(new LeaseRevokeCommand(id)));
+        }
+        var checkpointTicks = Math.Max(1, (long)(_options.LeaseCheckpointInterval.TotalMilliseconds / _options.HeartbeatIntervalMs));
+        if (_ticks - _lastCheckpointTick >= checkpointTicks)
+        {
+            _lastCheckpointTick = _ticks;
+            var checkpoints = _lessor.Checkpoints();
+            if (checkpoints.Count > 0)
+            {
+                _node.Propose(CommandCodec.Encode(new LeaseCheckpointCommand(checkpoints)));
+            }
+        }
+        MaybeCheckCorruption();
+    }
+
+    private void StartReadRound(List<ReadWaiter> waiters)
+    {
+        var ctx = ++_readCounter;
+        _readRounds[ctx] = new ReadRound(waiters, _ticks, 0);
+        var context = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(context, ctx);
+        _node.ReadIndex(context);
+    }
+
+    /// <summary>One Ready, in the order of its contract (docs/raft.md).</summary>
+    private async Task HandleReadyAsync(Ready rd)
+    {
+        var lead = rd.SoftState?.Lead ?? _lastLead;
+        var role = rd.SoftState?.Role ?? _view.Role;
+        var term = rd.HardState.IsEmpty ? _lastTerm : rd.HardState.Term;
+
+        // 1. The leader's messages go out at once, in parallel with its own fsync.
+        Send(rd.Messages);
+
+        // 2. Persist: snapshot marker (the file itself is already durable), entries + hard state.
+        if (!rd.Snapshot.IsEmpty)
+        {
+            await _wal.SaveSnapshotMarkerAsync(rd.Snapshot.Metadata.Index, rd.Snapshot.Metadata.Term);
+            _storage.ApplySnapshot(new Snapshot(rd.Snapshot.Metadata, ReadOnlyMemory<byte>.Empty));
+        }
+        if (!rd.HardState.IsEmpty)
+        {
+            _unsavedHardState = rd.HardState;
+        }
+        if (rd.Entries.Count > 0 || rd.MustSync || !rd.Snapshot.IsEmpty)
+        {
+            // A commit-only hard state change is not worth an fsync on its own: it rides with the
+            // next save (a restart may then re-learn the commit index from the leader).
+            await _wal.SaveAsync(_unsavedHardState, rd.Entries);
+            _unsavedHardState = HardState.Empty;
+        }
+        _storage.Append(rd.Entries);
+        if (!rd.HardState.IsEmpty)
+        {
+            _storage.SetHardState(rd.HardState);
+        }
+
+        // 3. Messages that promise durable state.
+        Send(rd.MessagesAfterPersist);
+
+        // Leadership and term changes: callers whose request may be lost learn it now.
+        if (term != _lastTerm)
+        {
+            _lastTerm = term;
+            FailWaitersBefore(term);
+        }
+        if (lead != _lastLead)
+        {
+            _lastLead = lead;
+            _view = _view with { Lead = lead, Term = term, Role = role };
+            Interlocked.Exchange(ref _leaderSignal, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+            ServerLog.LeaderChanged(_log, MemberId, lead, term, role.ToString());
+            if (role == RaftRole.Leader)
+            {
+                _lessor.Promote(_sm.Leases);
+                _lastCheckpointTick = _ticks;
+            }
+            else
+            {
+                _lessor.Demote();
+            }
+            // Rounds asked of the old leader may never be answered: ask the new one.
+            if (_readRounds.Count > 0)
+            {
+                var rounds = _readRounds.Values.SelectMany(r => r.Waiters).ToList();
+                _readRounds.Clear();
+                _pendingReads.AddRange(rounds);
+            }
+        }
+
+        // 4. Apply.
+        if (!rd.Snapshot.IsEmpty)
+        {
+            await RestoreFromSnapshotAsync(rd.Snapshot.Metadata);
+        }
+        foreach (var entry in rd.CommittedEntries)
+        {
+            if (entry.Index <= _sm.AppliedIndex)
+            {
+                continue;
+            }
+            if (entry.Type == EntryType.ConfChange)
+            {
+                ApplyConfChange(entry);
+            }
+            else
+            {
+                ApplyNormal(entry);
+            }
+        }
+        foreach (var rs in rd.ReadStates)
+        {
+            if (rs.Context.Length == 8 && _readRounds.Remove(BinaryPrimitives.ReadUInt64LittleEndian(rs.Context.Span), out var round))
+            {
+                _readyReads.Add(round with { Index = rs.Index });
+            }
+        }
+        CompleteReadyReads();
+
+        // 5. Advance, then publish what other threads may read.
+        _node.Advance(rd);
+        var commit = rd.HardState.IsEmpty ? _view.Commit : rd.HardState.Commit;
+        _view = new RaftView(lead, term, commit, _sm.AppliedIndex, role, _confState.Learners.Contains(MemberId));
+
+        if (_sm.AppliedIndex > _snapshotIndex && (_snapshotWanted || _sm.AppliedIndex - _snapshotIndex >= _options.SnapshotCount))
+        {
+            _snapshotWanted = false;
+            await SaveSnapshotAsync();
+        }
+    }
+
+    private void ApplyNormal(in Entry entry)
+    {
+        var result = _sm.Apply(entry);
+        switch (result)
+        {
+            case CompactApplied { Status: ApplyStatus.Ok }:
+                _watchHub.CompactionApplied();
+                break;
+            case LeaseGranted { Status: ApplyStatus.Ok } g:
+                _lessor.OnGranted(g.LeaseId, g.TtlSeconds);
+                break;
+            case LeaseRevoked:
+                if (CommandCodec.TryDecode(entry.Data.Span, out var cmd, out _) && cmd is LeaseRevokeCommand revoke)
+                {
+                    _lessor.OnRevoked(revoke.LeaseId);
+                }
+                break;
+            case Applied when !entry.Data.IsEmpty && _lessor.IsLeader:
+                if (CommandCodec.TryDecode(entry.Data.Span, out var applied, out _) && applied is LeaseCheckpointCommand checkpoint)
+                {
+                    _lessor.OnCheckpoint(checkpoint.Checkpoints);
+                }
+                break;
+        }
+        var requestId = PeerFrames.PeekRequestId(entry.Data.Span);
+        if (requestId != 0 && _waiters.TryRemove(requestId, out var w))
+        {
+            w.Complete((ServerStatus)result.Status, result);
+        }
+    }
+
+    private void ApplyConfChange(in Entry entry)
+    {
+        var cc = ConfChange.Decode(entry.Data.Span);
+        _confState = _node.ApplyConfChange(cc);
+        _sm.ApplyConfChange(entry, cc);
+        ServerLog.ConfChanged(_log, MemberId, _confState.ToString());
+        UpdatePeers();
+        if (_confWaiter is { } cw && cw.Change.Changes.SequenceEqual(cc.Changes))
+        {
+            _confWaiter = null;
+            cw.Done.TrySetResult(ServerStatus.Ok);
+        }
+        if (!_confState.Voters.Contains(MemberId) && !_confState.Learners.Contains(MemberId) && !_confState.VotersOutgoing.Contains(MemberId))
+        {
+            ServerLog.Removed(_log, MemberId);
+        }
+    }
+
+    private void CompleteReadyReads()
+    {
+        if (_readyReads.Count == 0)
+        {
+            return;
+        }
+        for (var i = _readyReads.Count - 1; i >= 0; i--)
+        {
+            var round = _readyReads[i];
+            if (round.Index <= _sm.AppliedIndex)
+            {
+                _readyReads.RemoveAt(i);
+                foreach (var w in round.Waiters)
+                {
+                    w.Done.TrySetResult(ServerStatus.Ok);
+                }
+            }
+        }
+    }
+
+    private void FailWaitersBefore(ulong term)
+    {
+        foreach (var (id, w) in _waiters)
+        {
+            if (w.Term < term && _waiters.TryRemove(id, out var removed))
+            {
+                removed.Complete(ServerStatus.LeaderChanged, null);
+            }
+        }
+    }
+
+    private void FailAllWaiters(ServerStatus status)
+    {
+        foreach (var id in _waiters.Keys)
+        {
+            if (_waiters.TryRemove(id, out var w))
+            {
+                w.Complete(status, null);
+            }
+        }
+        foreach (var (_, tcs) in _peerRequests)
+        {
+            tcs.TrySetCanceled();
+        }
+        _confWaiter?.Done.TrySetResult(status);
+    }
+
+    private void Send(IReadOnlyList<Message> messages)
+    {
+        foreach (var m in messages)
+        {
+            if (m.Type == MessageType.Snapshot)
+            {
+                SendSnapshot(m);
+                continue;
+            }
+            _transport.Send(m.To, PeerFrames.EncodeRaft(m));
+        }
+    }
+
+    // ---------------------------------------------------------------- snapshots
+
+    /// <summary>Writes the state machine image at the applied index, then compacts the in-memory log (keeping a catch-up tail) and releases the WAL.</summary>
+    private async Task SaveSnapshotAsync()
+    {
+        var index = _sm.AppliedIndex;
+        var term = _sm.AppliedTerm;
+        var metadata = new SnapshotMetadata(index, term, _confState);
+        using var image = new MemoryStream();
+        _sm.WriteSnapshot(image);
+        await _snapshotGate.WaitAsync();
+        try
+        {
+            await _snapshots.SaveAsync(metadata, image.GetBuffer().AsMemory(0, (int)image.Length));
+        }
+        finally
+        {
+            _snapshotGate.Release();
+        }
+        // The hard state goes with the marker so that the recovered commit index covers the snapshot.
+        var hs = _storage.InitialState().HardState;
+        await _wal.SaveAsync(hs, []);
+        await _wal.SaveSnapshotMarkerAsync(index, term);
+        _storage.CreateSnapshot(index, _confState, ReadOnlyMemory<byte>.Empty);
+        var keep = _options.SnapshotCatchUpEntries;
+        if (index > keep && index - keep >= _storage.FirstIndex())
+        {
+            _storage.Compact(index - keep);
+        }
+        await _wal.ReleaseToAsync(index);
+        _snapshotIndex = index;
+        ServerLog.SnapshotSaved(_log, MemberId, index, term);
+    }
+
+    /// <summary>A follower installs the leader's snapshot: the file is already in the store (received by the transfer pump).</summary>
+    private async Task RestoreFromSnapshotAsync(SnapshotMetadata metadata)
+    {
+        SnapshotLoadResult loaded;
+        await _snapshotGate.WaitAsync();
+        try
+        {
+            loaded = _snapshots.LoadLatest();
+        }
+        finally
+        {
+            _snapshotGate.Release();
+        }
+        if (loaded.Snapshot is not { } snap || snap.Metadata.Index != metadata.Index || snap.Metadata.Term != metadata.Term)
+        {
+            throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not the newest file in the snapshot store");
+        }
+        _sm.Restore(new MemoryStream(snap.Data.ToArray(), writable: false));
+        _watchHub.Resync();
+        _confState = metadata.ConfState;
+        _snapshotIndex = metadata.Index;
+        UpdatePeers();
+        _lessor.Resync(_sm.Leases);
+        ServerLog.SnapshotInstalled(_log, MemberId, metadata.Index, metadata.Term);
+    }
+
+    private void SendSnapshot(Message m)
+    {
+        if (!_snapshotsInFlight.Add(m.To))
+        {
+            return;
+        }
+        var cs = m.Snapshot?.Metadata.ConfState ?? ConfState.Empty;
+        if (!cs.Voters.Contains(m.To) && !cs.Learners.Contains(m.To) && !cs.VotersOutgoing.Contains(m.To))
+        {
+            // The newest snapshot predates the member's addition, and the member would refuse it.
+            // Take a fresh one after this Ready and let the core try again with it.
+            _snapshotWanted = true;
+            Post(new SnapshotStatusInput(m.To, true));
+            return;
+        }
+        var index = m.Snapshot?.Metadata.Index ?? 0;
+        _ = Task.Run(async () =>
+        {
+            var failed = true;
+            var outcome = "failed";
+            try
+            {
+                string? path;
+                await _snapshotGate.WaitAsync(_stop.Token);
+                try
+                {
+                    path = _snapshots.List().FirstOrDefault(s => s.NameOnly.Index == index).FilePath;
+                }
+                finally
+                {
+                    _snapshotGate.Release();
+                }
+                if (path is null)
+                {
+                    outcome = "no such snapshot file";
+                    return;
+                }
+                var header = MessageCodec.Encode(m with { Snapshot = m.Snapshot! with { Data = ReadOnlyMemory<byte>.Empty } });
+                var file = await File.ReadAllBytesAsync(path, _stop.Token);
+                var content = new byte[4 + header.Length + file.Length];
+                BinaryPrimitives.WriteInt32LittleEndian(content, header.Length);
+                header.CopyTo(content.AsSpan(4));
+                file.CopyTo(content.AsSpan(4 + header.Length));
+                var r = await _transport.SendTransferAsync(m.To, new MemoryStream(content, writable: false), _stop.Token);
+                failed = r.Status != TransferStatus.Delivered;
+                outcome = r.Status.ToString();
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or UnauthorizedAccessException)
+            {
+                outcome = ex.Message;
+            }
+            finally
+            {
+                ServerLog.SnapshotSent(_log, MemberId, index, m.To, outcome);
+                Post(new SnapshotStatusInput(m.To, failed));
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- types
+
+    private abstract record Input;
+
+    private sealed record TickInput : Input
+    {
+        public static TickInput Instance { get; } = new();
+    }
+
+    private sealed record NopInput : Input
+    {
+        public static NopInput Instance { get; } = new();
+    }
+
+    private sealed record StepInput(Message Message) : Input;
+
+    private sealed record ProposeInput(ulong RequestId, byte[] Data) : Input;
+
+    private sealed record ReadInput(ReadWaiter Waiter) : Input;
+
+    private sealed record ConfChangeInput(ConfChange Change, TaskCompletionSource<ServerStatus> Done) : Input;
+
+    private sealed record TransferInput(ulong Target) : Input;
+
+    private sealed record UnreachableInput(ulong Peer) : Input;
+
+    private sealed record SnapshotStatusInput(ulong Peer, bool Failed) : Input;
+
+    /// <summary>Runs on the loop, between two inputs: the only place that may touch the RawNode or run a read-only txn.</summary>
+    private sealed record InvokeInput(Action Run) : Input;
+
+    private sealed record ReadRound(List<ReadWaiter> Waiters, long IssuedTick, ulong Index);
+
+    private sealed class ReadWaiter
+    {
+        public TaskCompletionSource<ServerStatus> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>A caller waiting for its proposal to be applied on this member; <see cref="Term"/> is the term when it proposed.</summary>
+    private sealed class Waiter(ulong term)
+    {
+        public ulong Term { get; } = term;
+
+        public TaskCompletionSource<(ServerStatus Status, ApplyResult? Result)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Complete(ServerStatus status, ApplyResult? result) => Done.TrySetResult((status, result));
+    }
+}

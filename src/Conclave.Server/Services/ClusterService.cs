@@ -1,0 +1,143 @@
+using Conclave.Raft;
+using Conclave.Server.Api;
+using Conclave.Server.StateMachine;
+
+namespace Conclave.Server.Services;
+
+/// <summary>
+/// <see cref="IClusterApi"/> on one member: membership changes are configuration changes through
+/// the log, one at a time, the new <see cref="StateMachine.Member"/> in the change's context.
+/// Promotion needs the leader's view of the learner's progress: a follower forwards it to the
+/// leader as a non-raft frame.
+/// </summary>
+internal sealed class ClusterService(ConclaveMember member) : IClusterApi
+{
+    /// <summary>A learner may be promoted when its match index is at least this fraction of the leader's (etcd uses 90%).</summary>
+    private const double PromoteReadyFraction = 0.9;
+
+    public async Task<ServerResult<IReadOnlyList<StateMachine.Member>>> MemberListAsync(bool linearizable, CancellationToken ct)
+    {
+        if (linearizable)
+        {
+            var status = await member.ReadIndexAsync(ct);
+            if (status != ServerStatus.Ok)
+            {
+                return new(status, member.Header(), null);
+            }
+        }
+        return new(ServerStatus.Ok, member.Header(), Members());
+    }
+
+    public async Task<ServerResult<StateMachine.Member>> MemberAddAsync(IReadOnlyList<string> peerUrls, bool isLearner, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(peerUrls);
+        if (peerUrls.Count == 0)
+        {
+            return new(ServerStatus.InvalidArgument, member.Header(), null);
+        }
+        var id = MemberIdentity.MemberId(peerUrls, member.Options.InitialClusterToken);
+        var members = member.StateMachine.Members;
+        if (members.ContainsKey(id))
+        {
+            return new(ServerStatus.MemberExists, member.Header(), null);
+        }
+        if (members.Values.Any(m => m.PeerUrls.Intersect(peerUrls).Any()))
+        {
+            return new(ServerStatus.PeerUrlExists, member.Header(), null);
+        }
+        var added = new StateMachine.Member { Id = id, PeerUrls = peerUrls.ToList(), IsLearner = isLearner };
+        var change = ConfChange.Single(isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, id) with { Context = added.Encode() };
+        var result = await member.ProposeConfChangeAsync(change, ct);
+        return new(result, member.Header(), result == ServerStatus.Ok ? added : null);
+    }
+
+    public async Task<ServerResult<IReadOnlyList<StateMachine.Member>>> MemberRemoveAsync(ulong memberId, CancellationToken ct)
+    {
+        if (!member.StateMachine.Members.ContainsKey(memberId))
+        {
+            return new(ServerStatus.MemberNotFound, member.Header(), null);
+        }
+        var result = await member.ProposeConfChangeAsync(ConfChange.Single(ConfChangeType.RemoveNode, memberId), ct);
+        return new(result, member.Header(), result == ServerStatus.Ok ? Members() : null);
+    }
+
+    public async Task<ServerResult<IReadOnlyList<StateMachine.Member>>> MemberUpdateAsync(ulong memberId, IReadOnlyList<string> peerUrls, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(peerUrls);
+        if (!member.StateMachine.Members.TryGetValue(memberId, out var existing))
+        {
+            return new(ServerStatus.MemberNotFound, member.Header(), null);
+        }
+        if (member.StateMachine.Members.Values.Any(m => m.Id != memberId && m.PeerUrls.Intersect(peerUrls).Any()))
+        {
+            return new(ServerStatus.PeerUrlExists, member.Header(), null);
+        }
+        // The core has no "update" change: re-adding a member in its current role changes nothing
+        // in the configuration, and the state machine records the new URLs from the context.
+        var updated = existing with { PeerUrls = peerUrls.ToList() };
+        var type = existing.IsLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+        var result = await member.ProposeConfChangeAsync(ConfChange.Single(type, memberId) with { Context = updated.Encode() }, ct);
+        return new(result, member.Header(), result == ServerStatus.Ok ? Members() : null);
+    }
+
+    public async Task<ServerResult<IReadOnlyList<StateMachine.Member>>> MemberPromoteAsync(ulong memberId, CancellationToken ct)
+    {
+        if (!member.StateMachine.Members.TryGetValue(memberId, out var learner))
+        {
+            return new(ServerStatus.MemberNotFound, member.Header(), null);
+        }
+        if (!learner.IsLearner)
+        {
+            return new(ServerStatus.MemberNotLearner, member.Header(), null);
+        }
+        var leader = member.Leader;
+        ServerStatus status;
+        if (leader == 0)
+        {
+            status = ServerStatus.NoLeader;
+        }
+        else if (leader == member.MemberId)
+        {
+            status = await PromoteOnLeaderAsync(member, memberId, ct);
+        }
+        else
+        {
+            // Only the leader knows how far the learner got: forward (a non-raft frame), then make
+            // sure this member applied the change before answering with its member list.
+            var answer = await member.PeerRequestAsync(leader, id => PeerFrames.EncodePromoteRequest(id, memberId), ct);
+            status = answer is not null && PeerFrames.TryDecodePromoteResponse(answer, out var s) ? (ServerStatus)s : ServerStatus.Timeout;
+            if (status == ServerStatus.Ok)
+            {
+                status = await member.ReadIndexAsync(ct);
+            }
+        }
+        return new(status, member.Header(), status == ServerStatus.Ok ? Members() : null);
+    }
+
+    /// <summary>The leader's half of a promotion: LearnerNotReady unless the learner's match is close to the leader's.</summary>
+    internal static async Task<ServerStatus> PromoteOnLeaderAsync(ConclaveMember member, ulong memberId, CancellationToken ct)
+    {
+        if (!member.StateMachine.Members.TryGetValue(memberId, out var learner))
+        {
+            return ServerStatus.MemberNotFound;
+        }
+        if (!learner.IsLearner)
+        {
+            return ServerStatus.MemberNotLearner;
+        }
+        var status = await member.RaftStatusAsync().WaitAsync(ct);
+        if (status.Role != RaftRole.Leader)
+        {
+            return ServerStatus.NotLeader;
+        }
+        var leaderMatch = status.Progress.TryGetValue(member.MemberId, out var mine) ? mine.Match : status.Commit;
+        if (!status.Progress.TryGetValue(memberId, out var progress) || progress.Match < leaderMatch * PromoteReadyFraction)
+        {
+            return ServerStatus.LearnerNotReady;
+        }
+        var promoted = learner with { IsLearner = false };
+        return await member.ProposeConfChangeAsync(ConfChange.Single(ConfChangeType.AddNode, memberId) with { Context = promoted.Encode() }, ct);
+    }
+
+    private IReadOnlyList<StateMachine.Member> Members() => member.StateMachine.Members.Values.OrderBy(m => m.Id).ToList();
+}
