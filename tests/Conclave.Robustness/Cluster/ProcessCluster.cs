@@ -29,7 +29,9 @@ public abstract class ProcessCluster : IClusterUnderTest
         Count = count;
         Network = new NetworkConditions(count);
         _root = Directory.CreateTempSubdirectory($"conclave-robustness-{target}-");
-        var clientPorts = FreePort.Take(count * 2);
+        // client ports, then peer ports, then the HTTP (metrics) ports: every member its own, so no
+        // member falls back to a default port another already holds.
+        var clientPorts = FreePort.Take(count * 3);
         _clientUrls = new Uri[count];
         _memberIds = new ulong[count];
         _proxies = new PeerProxy[count];
@@ -57,6 +59,7 @@ public abstract class ProcessCluster : IClusterUnderTest
                     "--listen-client-urls", clientUrl,
                     "--advertise-client-urls", clientUrl,
                     "--listen-peer-urls", $"http://127.0.0.1:{clientPorts[count + i]}",
+                    "--listen-metrics-urls", $"http://127.0.0.1:{clientPorts[(2 * count) + i]}",
                     "--initial-advertise-peer-urls", $"http://127.0.0.1:{_proxies[i].Port}",
                     "--initial-cluster", initialCluster,
                     "--initial-cluster-state", "new",
