@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Conclave.Robustness.Cluster;
+
+/// <summary>
+/// One server process that can be killed, paused and started again with the same arguments.
+/// Keeps the last lines of its output for failure reports.
+/// </summary>
+internal sealed partial class MemberProcess : IDisposable
+{
+    private const int LogLinesKept = 200;
+    private const int SigStop = 19;
+    private const int SigCont = 18;
+
+    private readonly string _fileName;
+    private readonly IReadOnlyList<string> _arguments;
+    private readonly Queue<string> _log = new();
+    private readonly Lock _lock = new();
+    private Process? _process;
+    private bool _paused;
+
+    public MemberProcess(string fileName, IReadOnlyList<string> arguments)
+    {
+        _fileName = fileName;
+        _arguments = arguments;
+    }
+
+    public bool IsRunning
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _process is { HasExited: false };
+            }
+        }
+    }
+
+    public bool IsPaused
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _paused;
+            }
+        }
+    }
+
+    public string RecentLog
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return string.Join('\n', _log);
+            }
+        }
+    }
+
+    /// <summary>Task completing when the current process exits (for start-up races).</summary>
+    public Task Exited { get; private set; } = Task.CompletedTask;
+
+    public void Start()
+    {
+        lock (_lock)
+        {
+            if (_process is { HasExited: false })
+            {
+                return;
+            }
+
+            _process?.Dispose();
+            var startInfo = new ProcessStartInfo(_fileName)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in _arguments)
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+
+            // etcd reads ETCD_* variables as flags; the caller's environment must not change a member.
+            foreach (var variable in startInfo.Environment.Keys.Where(k => k.StartsWith("ETCD_", StringComparison.Ordinal)).ToList())
+            {
+                startInfo.Environment.Remove(variable);
+            }
+
+            var process = new Process { StartInfo = startInfo };
+            process.OutputDataReceived += (_, e) => Append(e.Data);
+            process.ErrorDataReceived += (_, e) => Append(e.Data);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            _process = process;
+            _paused = false;
+            Exited = process.WaitForExitAsync();
+            _log.Enqueue($"--- started pid {process.Id} ---");
+        }
+    }
+
+    /// <summary>kill -9 and wait for the exit. A paused process dies too (SIGKILL needs no SIGCONT).</summary>
+    public async Task KillAsync()
+    {
+        Process? process;
+        lock (_lock)
+        {
+            process = _process;
+            _paused = false;
+        }
+
+        if (process is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+
+    public void Pause() => Signal(SigStop, paused: true);
+
+    public void Resume() => Signal(SigCont, paused: false);
+
+    private void Signal(int signal, bool paused)
+    {
+        lock (_lock)
+        {
+            if (_process is not { HasExited: false } process || _paused == paused)
+            {
+                return;
+            }
+
+            if (Kill(process.Id, signal) != 0)
+            {
+                throw new InvalidOperationException($"robustness: kill({process.Id}, {signal}) failed with errno {Marshal.GetLastPInvokeError()}");
+            }
+
+            _paused = paused;
+        }
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _log.Enqueue(line);
+            while (_log.Count > LogLinesKept)
+            {
+                _log.Dequeue();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_process is { } process)
+            {
+                try
+                {
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                        process.WaitForExit(10_000);
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                }
+
+                process.Dispose();
+                _process = null;
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

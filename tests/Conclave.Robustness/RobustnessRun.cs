@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Conclave.Robustness.Checking;
+using Conclave.Robustness.Cluster;
+using Conclave.Robustness.Faults;
+using Conclave.Robustness.Workload;
+using Conclave.Testing.Linearizability;
+
+namespace Conclave.Robustness;
+
+public enum TargetKind
+{
+    Etcd,
+    Conclave,
+}
+
+public sealed record RunOptions
+{
+    public TargetKind Target { get; init; } = TargetKind.Etcd;
+
+    public int Members { get; init; } = 3;
+
+    /// <summary>How long the workload runs under faults (start-up and final checks come on top).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+
+    public int Seed { get; init; } = 1;
+
+    public int Clients { get; init; } = 4;
+
+    public int Keys { get; init; } = 4;
+
+    /// <summary>Per-operation deadline; an operation past it is recorded with unknown outcome.</summary>
+    public TimeSpan OpTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Where a failing run writes its history and report (a subfolder per run).</summary>
+    public string FailureDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "conclave-robustness-failures");
+
+    /// <summary>Conclave only: the conclave.dll to run.</summary>
+    public string? ConclaveDll { get; init; }
+
+    /// <summary>The one command that repeats this run.</summary>
+    public string ReproduceCommand =>
+        $"dotnet run -c Release --project tests/Conclave.Robustness -- --target {Target.ToString().ToLowerInvariant()} --members {Members} " +
+        $"--duration {Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s --seed {Seed} --clients {Clients} --keys {Keys}";
+}
+
+public sealed record RunReport(
+    RunOptions Options,
+    int Operations,
+    int Acknowledged,
+    int Failed,
+    int Unknown,
+    IReadOnlyList<FaultRecord> Faults,
+    IReadOnlyList<string> Violations,
+    long CheckSteps,
+    int WatchEvents,
+    int WatchReconnects,
+    TimeSpan Elapsed,
+    string? FailureFolder)
+{
+    public bool Passed => Violations.Count == 0;
+
+    public string Summary() =>
+        $"target {Options.Target.ToString().ToLowerInvariant()}, {Options.Members} members, seed {Options.Seed}, {Elapsed.TotalSeconds:0} s: " +
+        $"{Operations} ops ({Acknowledged} ok, {Failed} failed, {Unknown} unknown), {Faults.Count} faults " +
+        $"({string.Join(", ", Faults.GroupBy(f => f.Kind).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}"))}), " +
+        $"{WatchEvents} watch events ({WatchReconnects} reconnects), {CheckSteps} checker steps, {Violations.Count} violations";
+}
+
+/// <summary>
+/// One bounded robustness run: start a cluster, run the workload and watchers while the seeded
+/// fault schedule injects one fault at a time (hold 1–3 s, undo, wait for every member to serve
+/// a linearizable read again), then heal, kill and restart every member, read every key, take
+/// the whole event history from revision 1 and check it all with <see cref="HistoryChecker"/>.
+/// Every process and folder is gone when <see cref="RunAsync"/> returns, whatever happened.
+/// </summary>
+public static class RobustnessRun
+{
+    private static readonly TimeSpan RecoveryTimeout = TimeSpan.FromSeconds(30);
+
+    public static async Task<RunReport> RunAsync(RunOptions options, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        log ??= _ => { };
+        var started = Stopwatch.StartNew();
+        var random = new Random(options.Seed);
+        var violations = new List<string>();
+        var faults = new List<FaultRecord>();
+        await using ProcessCluster cluster = options.Target == TargetKind.Etcd
+            ? new EtcdCluster(options.Members)
+            : new ConclaveCluster(options.Members, options.ConclaveDll ?? ConclaveCluster.DllPath);
+        await cluster.StartAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        log($"started {options.Members} {cluster.Target} members: {string.Join(' ', cluster.ClientUrls)}");
+
+        var keys = KvWorkload.Keys(options.Keys);
+        var workload = new KvWorkload(cluster.ClientUrls, options.Clients, keys, options.Seed, options.OpTimeout);
+        await using var fromStart = new WatchRecorder("watcher-0", cluster.ClientUrls, 0, 1);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var load = workload.RunAsync(stop.Token);
+        var injector = new FaultInjector(cluster, random);
+
+        // The second watcher starts later, from the revision of the first answered write, on another member.
+        await using var lateHolder = new LateWatcher();
+        WatchRecorder? late = null;
+        try
+        {
+            var end = started.Elapsed + options.Duration;
+            while (started.Elapsed < end && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(1000 + random.Next(2000)), cancellationToken);
+                if (late is null && workload.History.FirstOrDefault(op => op.Revision > 0) is { } firstWrite)
+                {
+                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, firstWrite.Revision);
+                }
+
+                if (started.Elapsed >= end)
+                {
+                    break;
+                }
+
+                var kind = injector.Next();
+                var at = started.Elapsed;
+                var (members, recover) = await injector.InjectAsync(kind);
+                var hold = TimeSpan.FromMilliseconds(1500 + random.Next(2500));
+                log($"{at.TotalSeconds,6:0.0}s fault {kind} on [{string.Join(',', members)}] for {hold.TotalSeconds:0.0} s ({workload.Count} ops so far)");
+                await Task.Delay(hold, cancellationToken);
+                log($"{started.Elapsed.TotalSeconds,6:0.0}s before recovery the leader is {(await injector.FindLeaderAsync())?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; network {cluster.Network.Describe()}");
+                await recover();
+                var recovered = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
+                faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered));
+                log($"{started.Elapsed.TotalSeconds,6:0.0}s recovered: {recovered} (peer connections cut so far: {cluster.PeerConnectionsCut})");
+                if (!recovered)
+                {
+                    violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone");
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await load;
+        }
+
+        // Final phase: heal, restart everyone from disk, read every key, take the whole event history.
+        cluster.Network.Heal();
+        for (var m = 0; m < cluster.Count; m++)
+        {
+            await cluster.ResumeAsync(m);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.KillAsync));
+        await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.RestartAsync));
+        if (!await WaitAllReadyAsync(cluster, TimeSpan.FromSeconds(60), cancellationToken))
+        {
+            violations.Add("liveness: the cluster did not serve linearizable reads on every member within 60 s of the final restart");
+        }
+
+        await workload.FinalReadsAsync(options.Clients);
+        var history = workload.History;
+        var finalRevision = history.Where(op => op.Outcome == OpOutcome.Ok).Select(op => op.Revision).DefaultIfEmpty(0).Max();
+        List<WatchRecord> watchers = [];
+        IReadOnlyList<WatchedEvent> finalEvents = [];
+        await using (var reference = new WatchRecorder("reference", cluster.ClientUrls, 0, 1))
+        {
+            foreach (var watcher in (WatchRecorder?[])[fromStart, late])
+            {
+                if (watcher is null)
+                {
+                    continue;
+                }
+
+                await watcher.CatchUpAsync(finalRevision, TimeSpan.FromSeconds(20));
+                watchers.Add(new WatchRecord(watcher.Name, watcher.StartRevision, watcher.Events));
+            }
+
+            // The last write may have been a delete of an absent key (no event): accept the reference's last event then.
+            var lastEventRevision = watchers.SelectMany(w => w.Events).Select(e => e.Revision).DefaultIfEmpty(0).Max();
+            if (!await reference.CatchUpAsync(Math.Max(1, lastEventRevision), TimeSpan.FromSeconds(20)))
+            {
+                violations.Add($"liveness: a fresh watch from revision 1 did not reach revision {lastEventRevision} within 20 s");
+            }
+
+            finalEvents = reference.Events;
+        }
+
+        var verdict = HistoryChecker.Check(history, finalEvents, watchers, new CheckOptions { Timeout = TimeSpan.FromSeconds(120) });
+        violations.AddRange(verdict.Violations);
+        var report = new RunReport(
+            options,
+            history.Count,
+            history.Count(op => op.Outcome == OpOutcome.Ok),
+            history.Count(op => op.Outcome == OpOutcome.Failed),
+            history.Count(op => op.Outcome == OpOutcome.Unknown),
+            faults,
+            violations,
+            verdict.Linearizability.Steps,
+            watchers.Sum(w => w.Events.Count),
+            fromStart.Reconnects + (late?.Reconnects ?? 0),
+            started.Elapsed,
+            null);
+        if (!report.Passed)
+        {
+            var folder = WriteFailure(options, report, history, finalEvents, watchers, cluster);
+            report = report with { FailureFolder = folder };
+        }
+
+        return report;
+    }
+
+    /// <summary>Owns the watcher started mid-run so it stops on every exit path.</summary>
+    private sealed class LateWatcher : IAsyncDisposable
+    {
+        public WatchRecorder? Watcher { get; set; }
+
+        public ValueTask DisposeAsync() => Watcher?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
+    /// <summary>True once every member answers a linearizable read; false after <paramref name="timeout"/>.</summary>
+    private static async Task<bool> WaitAllReadyAsync(ProcessCluster cluster, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(m => cluster.WaitReadyAsync(m, timeout, cancellationToken)));
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string WriteFailure(
+        RunOptions options,
+        RunReport report,
+        IReadOnlyList<RecordedOp> history,
+        IReadOnlyList<WatchedEvent> finalEvents,
+        IReadOnlyList<WatchRecord> watchers,
+        ProcessCluster cluster)
+    {
+        var folder = Path.Combine(options.FailureDirectory, $"{options.Target.ToString().ToLowerInvariant()}-seed{options.Seed}-{DateTime.UtcNow:yyyyMMddTHHmmss}");
+        Directory.CreateDirectory(folder);
+        var json = new JsonSerializerOptions { WriteIndented = true };
+        File.WriteAllText(Path.Combine(folder, "history.json"), JsonSerializer.Serialize(history, json));
+        File.WriteAllText(Path.Combine(folder, "events.json"), JsonSerializer.Serialize(finalEvents, json));
+        File.WriteAllText(Path.Combine(folder, "watchers.json"), JsonSerializer.Serialize(watchers, json));
+        var text = new StringBuilder();
+        text.AppendLine(report.Summary());
+        text.AppendLine($"reproduce: {options.ReproduceCommand}");
+        text.AppendLine("faults:");
+        foreach (var fault in report.Faults)
+        {
+            text.AppendLine($"  {fault.AtSeconds,6:0.0}s {fault.Kind} [{string.Join(',', fault.Members)}] held {fault.HeldSeconds:0.0} s, recovered {fault.Recovered}");
+        }
+
+        text.AppendLine("violations:");
+        foreach (var violation in report.Violations)
+        {
+            text.AppendLine(violation);
+        }
+
+        for (var m = 0; m < cluster.Count; m++)
+        {
+            text.AppendLine($"--- member {m} log (last lines) ---").AppendLine(cluster.RecentLog(m));
+        }
+
+        File.WriteAllText(Path.Combine(folder, "report.txt"), text.ToString());
+        return folder;
+    }
+}
