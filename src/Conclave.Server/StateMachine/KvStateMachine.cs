@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using System.Text;
 using Conclave.Raft;
+using Conclave.Storage;
 using Conclave.Storage.Mvcc;
 
 namespace Conclave.Server.StateMachine;
@@ -321,7 +321,7 @@ public sealed class KvStateMachine
         Span<byte> prefix = stackalloc byte[SnapshotMagic.Length + 8];
         SnapshotMagic.CopyTo(prefix);
         BinaryPrimitives.WriteInt32LittleEndian(prefix[SnapshotMagic.Length..], body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix[(SnapshotMagic.Length + 4)..], Crc32C(body));
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix[(SnapshotMagic.Length + 4)..], Crc32C.Compute(body));
         output.Write(prefix);
         output.Write(body);
         Store.WriteSnapshot(output);
@@ -344,7 +344,7 @@ public sealed class KvStateMachine
         }
         var body = new byte[length];
         input.ReadExactly(body);
-        if (Crc32C(body) != crc)
+        if (Crc32C.Compute(body) != crc)
         {
             throw new InvalidDataException("state snapshot: header checksum mismatch");
         }
@@ -374,15 +374,5 @@ public sealed class KvStateMachine
         _members = members;
         _leases = leases;
         _alarms = alarms;
-    }
-
-    private static uint Crc32C(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-        return ~crc;
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class MvccStore
             void Flush()
             {
                 var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-                crc = Crc32C(crc, bytes);
+                crc = Crc32C.Append(crc, bytes);
                 output.Write(bytes);
                 buffer.SetLength(0);
             }
@@ -114,7 +114,7 @@ public sealed partial class MvccStore
             throw new InvalidDataException("mvcc snapshot: bad magic or too short");
         }
         var expected = BinaryPrimitives.ReadUInt32LittleEndian(bytes[^4..]);
-        if (Crc32C(0, bytes[..^4]) != expected)
+        if (Crc32C.Compute(bytes[..^4]) != expected)
         {
             throw new InvalidDataException("mvcc snapshot: checksum mismatch");
         }

@@ -187,24 +187,9 @@ public sealed partial class MvccStore
         BinaryPrimitives.WriteInt32LittleEndian(header[36..], kv.KeyArray.Length);
         BinaryPrimitives.WriteInt32LittleEndian(header[40..], kv.ValueArray.Length);
         header[44] = kv.IsTombstone ? (byte)1 : (byte)0;
-        crc = Crc32C(crc, header);
-        crc = Crc32C(crc, kv.KeyArray);
-        return Crc32C(crc, kv.ValueArray);
-    }
-
-    internal static uint Crc32C(uint crc, ReadOnlySpan<byte> data)
-    {
-        crc = ~crc;
-        while (data.Length >= 8)
-        {
-            crc = BitOperations.Crc32C(crc, BinaryPrimitives.ReadUInt64LittleEndian(data));
-            data = data[8..];
-        }
-        foreach (var b in data)
-        {
-            crc = BitOperations.Crc32C(crc, b);
-        }
-        return ~crc;
+        crc = Crc32C.Append(crc, header);
+        crc = Crc32C.Append(crc, kv.KeyArray);
+        return Crc32C.Append(crc, kv.ValueArray);
     }
 
     /// <summary>Keys currently attached to <paramref name="lease"/> (whose latest revision is live with that lease), in key order.</summary>

@@ -1,15 +1,16 @@
 using System.Buffers.Binary;
 using System.Numerics;
 
-namespace Conclave.Storage.Internal;
+namespace Conclave.Storage;
 
 /// <summary>
-/// CRC-32C (Castagnoli), the checksum of every WAL record and snapshot file. Uses the
+/// CRC-32C (Castagnoli), the checksum of every WAL record, snapshot file, MVCC snapshot and
+/// state-machine snapshot header, and the MVCC store hash. Uses the
 /// hardware instruction through <see cref="BitOperations.Crc32C(uint, ulong)"/>, eight bytes
 /// at a time. <see cref="Append"/> continues a running checksum so a value can be computed over
 /// several pieces; <c>Append(Append(0, a), b) == Compute(a ++ b)</c>.
 /// </summary>
-internal static class Crc32C
+public static class Crc32C
 {
     public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
 
