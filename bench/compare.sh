@@ -3,9 +3,9 @@
 # interleaved A/B rounds, on this machine, in this run. Prints a table of medians over the
 # rounds and, per workload, each system's throughput as a ratio to etcd's.
 #
-# Today the only system is a 3-member real etcd (Debian's etcd-server) on loopback with its
-# default fsync. Adding Conclave means writing conclave_start / conclave_stop (templates
-# below) and adding "conclave" to SYSTEMS.
+# Systems: a 3-member real etcd (Debian's etcd-server) on loopback with its default fsync;
+# SYSTEMS="etcd conclave" adds a 3-member Conclave (`conclave serve`, Release build) with the
+# same heartbeat/election settings; both fsync on every commit.
 #
 # Usage: bench/compare.sh            (defaults below; override any by environment)
 #   ROUNDS=3 DURATION=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
@@ -20,6 +20,8 @@ CLIENTS=${CLIENTS:-16}
 CONNS=${CONNS:-3}
 BASE_PORT=${BASE_PORT:-32379}
 SYSTEMS=${SYSTEMS:-etcd}
+HEARTBEAT_MS=${HEARTBEAT_MS:-100}    # both systems; etcd's defaults
+ELECTION_MS=${ELECTION_MS:-1000}
 RESULTS=${RESULTS:-$(mktemp -d -t conclave-compare-XXXXXX)}
 WORK=$(mktemp -d -t conclave-compare-data-XXXXXX)
 mkdir -p "$RESULTS"
@@ -45,16 +47,27 @@ WORKLOADS=(
 declare -A PIDS=()        # system -> space-separated pids this script started
 declare -A ENDPOINTS=()   # system -> comma-separated host:port of its members
 
+# Stops the members of $1 that this script started (SIGTERM, then waits for each).
+stop_members() {
+    local pid
+    for pid in ${PIDS[$1]:-}; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS[$1]=""
+}
+etcd_stop() { stop_members etcd; }
+conclave_stop() { stop_members conclave; }
+
 cleanup() {
+    local system
     for system in "${!PIDS[@]}"; do
-        for pid in ${PIDS[$system]}; do
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        done
+        "${system}_stop"
     done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Waits until `conclave bench` can reach every member of $1 (its endpoint check needs a leader).
 wait_ready() {
@@ -85,6 +98,8 @@ etcd_start() {
             --listen-peer-urls "http://127.0.0.1:$((BASE_PORT + 10 + i))" \
             --initial-advertise-peer-urls "http://127.0.0.1:$((BASE_PORT + 10 + i))" \
             --initial-cluster "$cluster" --initial-cluster-state new \
+            --initial-cluster-token etcd-compare \
+            --heartbeat-interval "$HEARTBEAT_MS" --election-timeout "$ELECTION_MS" \
             --log-level error >"$WORK/etcd-$i.log" 2>&1 &
         PIDS[etcd]+="$! "
     done
@@ -94,12 +109,34 @@ etcd_start() {
 
 etcd_version() { etcd --version | head -1; }
 
-# ---- conclave: to be written once `conclave serve` exists. Same shape as etcd_start:
-# start 3 members on 127.0.0.1 (client ports BASE_PORT+100..+102), record their pids in
-# PIDS[conclave] and "host:port,..." in ENDPOINTS[conclave], then wait_ready conclave.
+# ---- conclave: 3 members on 127.0.0.1, client ports BASE_PORT+100..+102, peer ports
+# BASE_PORT+110..+112, metrics ports BASE_PORT+120..+122 (each member needs its own; the
+# default 2381 would collide). Conclave fsyncs its WAL on every commit (its only mode), as etcd
+# does by default; heartbeat and election timeout are given explicitly to both systems.
 conclave_start() {
-    echo "compare: conclave has no 'serve' command yet; run with SYSTEMS=etcd" >&2
-    return 1
+    local cluster="" endpoints="" i
+    for i in 0 1 2; do
+        cluster+="${cluster:+,}c$i=http://127.0.0.1:$((BASE_PORT + 110 + i))"
+        endpoints+="${endpoints:+,}127.0.0.1:$((BASE_PORT + 100 + i))"
+    done
+    PIDS[conclave]=""
+    for i in 0 1 2; do
+        # env -i: Conclave reads CONCLAVE_* variables as settings; none of the caller's may leak in.
+        env -i PATH="$PATH" HOME="${HOME:-/tmp}" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
+            "${CONCLAVE[@]}" serve --name "c$i" --data-dir "$WORK/conclave-$i" \
+            --listen-client-urls "http://127.0.0.1:$((BASE_PORT + 100 + i))" \
+            --advertise-client-urls "http://127.0.0.1:$((BASE_PORT + 100 + i))" \
+            --listen-peer-urls "http://127.0.0.1:$((BASE_PORT + 110 + i))" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$((BASE_PORT + 110 + i))" \
+            --listen-metrics-urls "http://127.0.0.1:$((BASE_PORT + 120 + i))" \
+            --initial-cluster "$cluster" --initial-cluster-state new \
+            --initial-cluster-token conclave-compare \
+            --heartbeat-interval "$HEARTBEAT_MS" --election-timeout "$ELECTION_MS" \
+            >"$WORK/conclave-$i.log" 2>&1 &
+        PIDS[conclave]+="$! "
+    done
+    ENDPOINTS[conclave]=$endpoints
+    wait_ready conclave
 }
 
 conclave_version() { "${CONCLAVE[@]}" --version; }
@@ -174,6 +211,21 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 
+# Footprint, taken while the members still run: peak resident memory (VmHWM) of each member
+# and the size of each member's data dir.
+declare -A FOOTPRINT=()
+for system in "${systems[@]}"; do
+    line=""
+    i=0
+    for pid in ${PIDS[$system]}; do
+        hwm=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "?")
+        line+="${line:+  }m$i ${hwm:-?} MB"
+        i=$((i + 1))
+    done
+    disk=$(du -sm "$WORK/$system"-[0-9] 2>/dev/null | awk '{ printf "%s%s MB", (NR > 1 ? " + " : ""), $1 }')
+    FOOTPRINT[$system]="peak RSS per member: $line; data on disk per member: $disk"
+done
+
 # Table: per workload and system, medians over the rounds of throughput and of the latency
 # percentiles of the series that matters (watch: event delivery; mixed: reads and writes
 # together by throughput, latency of reads), the total of errors over all rounds, the members'
@@ -209,4 +261,53 @@ for workload in "${WORKLOADS[@]}"; do
         printf '%-16s %-9s %10.0f %8.2f %8.2f %8.2f %8.2f %7d %8s %7.0f%% %7d\n' "$name" "$system" "$ops" "$p50" "$p90" "$p99" "$max" "$errors" "$ratio" "$cpu" "$rss"
     done
 done
+# Medians over the rounds of one workload on one system: "ops/s p50 p99", or nothing when
+# every round failed.
+medians() { # workload-name system
+    local files=("$RESULTS/$1.$2".*.json) stats
+    [ -e "${files[0]}" ] || return 0
+    stats=$(jq -r '
+        (if .workload == "watch" then .series[1] else .series[0] end) as $lat
+        | [ ([.series[] | select(.name != "event") | .opsPerSecond] | add), $lat.latencyMs.p50, $lat.latencyMs.p99 ] | @tsv' "${files[@]}")
+    echo "$(cut -f1 <<<"$stats" | median) $(cut -f2 <<<"$stats" | median) $(cut -f3 <<<"$stats" | median)"
+}
+
+# Ratios Conclave/etcd of the medians. Rounds that failed (no report) are named with the first
+# line of their error, and operations that failed inside a run are counted, so nothing is hidden.
+if [[ " ${systems[*]} " == *" etcd "* && " ${systems[*]} " == *" conclave "* ]]; then
+    echo
+    echo "conclave / etcd, medians over rounds (ops/s: >1 means Conclave does more; p50, p99: <1 means Conclave is faster)"
+    printf '%-16s %9s %9s %9s  %s\n' workload "ops/s" "p50" "p99" "failures"
+    for workload in "${WORKLOADS[@]}"; do
+        name=${workload%%|*}
+        e=$(medians "$name" etcd)
+        c=$(medians "$name" conclave)
+        note=""
+        for system in etcd conclave; do
+            failed=$(find "$RESULTS" -name "$name.$system.*.json.err" ! -size 0 2>/dev/null | wc -l)
+            oks=("$RESULTS/$name.$system".*.json)
+            operrors=0
+            [ -e "${oks[0]}" ] && operrors=$(jq -s '[.[].series[].errorCount] | add' "${oks[@]}")
+            if ((failed > 0)); then
+                first=$(find "$RESULTS" -name "$name.$system.*.json.err" ! -size 0 | head -1)
+                note+="$system: $failed/$ROUNDS rounds failed ($(tr '\n' ' ' <"$first" | cut -c1-120)) "
+            fi
+            if ((operrors > 0)); then
+                errs=$(jq -rs '[.[].series[].errors | to_entries[]] | group_by(.key) | map("\(.[0].key)=\(map(.value) | add)") | join(",")' "${oks[@]}")
+                note+="$system: $operrors failed ops ($errs) "
+            fi
+        done
+        if [ -z "$e" ] || [ -z "$c" ]; then
+            printf '%-16s %9s %9s %9s  %s\n' "$name" "-" "-" "-" "${note:-no report}"
+            continue
+        fi
+        read -r eo e50 e99 <<<"$e"
+        read -r co c50 c99 <<<"$c"
+        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+        printf '%-16s %9s %9s %9s  %s\n' "$name" "$(ratio "$co" "$eo")" "$(ratio "$c50" "$e50")" "$(ratio "$c99" "$e99")" "${note:-none}"
+    done
+fi
+
+echo
+for system in "${systems[@]}"; do echo "$system: ${FOOTPRINT[$system]}"; done
 echo "reports: $RESULTS"
