@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -6,10 +7,14 @@ using System.Text;
 namespace Conclave.Robustness.Network;
 
 /// <summary>What the first bytes of a peer connection say about it.</summary>
-/// <param name="SourceId">The sending server's id as it appears on the wire (etcd: X-Server-From, hex), or null when unknown.</param>
+/// <param name="SourceId">The sending server's id as it appears on the wire, or null when unknown: etcd's
+/// X-Server-From (hex), or the sender member id of a Conclave hello formatted as lower-case hex without padding
+/// (the way <c>ProcessCluster</c> keys the member ids it learns from response headers).</param>
 /// <param name="DataTowardsSource">True when the payload flows from the proxied member back to the dialer
 /// (an etcd stream GET: the dialer reads the target's messages from the response body).</param>
-public readonly record struct PeerConnectionKind(string? SourceId, bool DataTowardsSource);
+/// <param name="BothWays">True when the connection needs both directions to do its job (a Conclave transfer:
+/// chunks to the target, an acknowledgement back); it is then allowed only while both are reachable.</param>
+public readonly record struct PeerConnectionKind(string? SourceId, bool DataTowardsSource, bool BothWays = false);
 
 /// <summary>
 /// A TCP proxy in front of one member's peer port: peers dial the proxy (it is the advertised
@@ -58,12 +63,46 @@ public sealed class PeerProxy : IAsyncDisposable
 
     private long _cut;
 
+    // Conclave's hello (docs/transport.md): a frame header (u32 LE length = 1 + payload, u32 LE crc32c, u8 kind 1),
+    // then u32 LE magic "CNCL", u16 LE version 1, u8 purpose (1 messages, 2 transfer), u64 LE cluster id,
+    // u64 LE sender member id, u64 LE target member id. Re-stated here: the server's types are internal.
+    private const int FrameHeaderSize = 9;
+    private const byte HelloKind = 1;
+    private const uint HelloMagic = 0x4C434E43;
+    private const ushort HelloVersion = 1;
+    private const int HelloPayloadSize = 4 + 2 + 1 + 8 + 8 + 8;
+    private const int MaxHelloFrameLength = 256;
+    private const byte PurposeMessages = 1;
+    private const byte PurposeTransfer = 2;
+
     /// <summary>
-    /// Reads the wire id and direction from an etcd rafthttp request head ("X-Server-From: 8e9e05c52164694d",
-    /// "GET /raft/stream/..."). Anything else (Conclave's transport, a TLS hello) yields an unknown source.
+    /// Reads the wire id and direction from the first bytes of a peer connection. A Conclave hello frame
+    /// (version 1, purpose messages or transfer) yields its sender member id in hex; a messages connection
+    /// carries data from the dialer to the target only, a transfer needs both ways. An etcd rafthttp request
+    /// head yields X-Server-From ("GET /raft/stream/..." flows towards the dialer). Anything else (a
+    /// truncated or foreign hello, a TLS hello, garbage) yields an unknown source.
     /// </summary>
     public static PeerConnectionKind Classify(ReadOnlySpan<byte> head)
     {
+        if (HelloFrameLength(head) is > 0 and var frameLength && head.Length >= frameLength)
+        {
+            var payload = head[FrameHeaderSize..frameLength];
+            if (head[8] == HelloKind
+                && payload.Length >= HelloPayloadSize
+                && BinaryPrimitives.ReadUInt32LittleEndian(payload) == HelloMagic
+                && BinaryPrimitives.ReadUInt16LittleEndian(payload[4..]) == HelloVersion
+                && payload[6] is PurposeMessages or PurposeTransfer)
+            {
+                var sender = BinaryPrimitives.ReadUInt64LittleEndian(payload[15..]);
+                return new PeerConnectionKind(
+                    sender.ToString("x", System.Globalization.CultureInfo.InvariantCulture),
+                    DataTowardsSource: false,
+                    BothWays: payload[6] == PurposeTransfer);
+            }
+
+            return new PeerConnectionKind(null, false);
+        }
+
         var text = Encoding.ASCII.GetString(head);
         var stream = text.StartsWith("GET /raft/stream/", StringComparison.Ordinal);
         foreach (var line in text.Split("\r\n"))
@@ -75,6 +114,22 @@ public sealed class PeerProxy : IAsyncDisposable
         }
 
         return new PeerConnectionKind(null, stream);
+    }
+
+    /// <summary>
+    /// The total byte count of the frame <paramref name="head"/> starts with if it can be a Conclave hello
+    /// (header plus a length field within the pre-handshake limit), 0 while fewer than 4 bytes are known, -1 otherwise.
+    /// An HTTP request line never qualifies: its first four bytes read as a length far above the limit.
+    /// </summary>
+    public static int HelloFrameLength(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 4)
+        {
+            return 0;
+        }
+
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(head);
+        return length is >= 1 and <= MaxHelloFrameLength ? FrameHeaderSize - 1 + (int)length : -1;
     }
 
     private async Task AcceptLoopAsync()
@@ -105,9 +160,18 @@ public sealed class PeerProxy : IAsyncDisposable
             sniff.CancelAfter(SniffTimeout);
             try
             {
+                // Until an HTTP request head is complete, or exactly the bytes of a Conclave hello frame (the
+                // dialer then waits for the reply, so nothing of the stream after it is read here).
                 while (length < head.Length && head.AsSpan(0, length).IndexOf("\r\n\r\n"u8) < 0)
                 {
-                    var read = await client.ReceiveAsync(head.AsMemory(length), SocketFlags.None, sniff.Token);
+                    var frameLength = HelloFrameLength(head.AsSpan(0, length));
+                    if (frameLength > 0 && length >= frameLength)
+                    {
+                        break;
+                    }
+
+                    var want = frameLength > 0 ? frameLength - length : head.Length - length;
+                    var read = await client.ReceiveAsync(head.AsMemory(length, want), SocketFlags.None, sniff.Token);
                     if (read == 0)
                     {
                         client.Dispose();
@@ -205,6 +269,11 @@ public sealed class PeerProxy : IAsyncDisposable
         if (source is not { } from)
         {
             return !_network.FullyCutOffInbound(_target);
+        }
+
+        if (link.Kind.BothWays)
+        {
+            return _network.Reachable(_target, from) && _network.Reachable(from, _target);
         }
 
         return link.Kind.DataTowardsSource ? _network.Reachable(_target, from) : _network.Reachable(from, _target);
