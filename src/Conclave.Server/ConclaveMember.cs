@@ -247,7 +247,8 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                 Id = MemberIdentity.MemberId(kv.Value, options.InitialClusterToken),
                 Name = kv.Key,
                 PeerUrls = kv.Value.ToList(),
-                ClientUrls = kv.Key == options.Name ? options.ClientUrls.ToList() : [],
+                // Client URLs are published by each member once it runs (MemberAttributesCommand),
+                // so the bootstrap state is the same on every initial member.
             })
             .OrderBy(m => m.Id)
             .ToList();
@@ -285,6 +286,41 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         _statusPump = Task.Run(StatusPumpAsync, CancellationToken.None);
         var interval = TimeSpan.FromMilliseconds(_options.HeartbeatIntervalMs);
         _ticker = _time.CreateTimer(_ => Post(TickInput.Instance), null, interval, interval);
+        _ = Task.Run(PublishAttributesAsync, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Publishes this member's name and client URLs through the log (etcd's publish), retrying
+    /// until it is applied or the member stops; skipped when the replicated record already says so
+    /// (a restart with the same settings).
+    /// </summary>
+    private async Task PublishAttributesAsync()
+    {
+        var command = new MemberAttributesCommand(MemberId, _options.Name, _options.ClientUrls.ToList());
+        try
+        {
+            while (!_stopped)
+            {
+                if (_sm.Members.TryGetValue(MemberId, out var known) && known.Name == command.Name && known.ClientUrls.SequenceEqual(command.ClientUrls))
+                {
+                    return;
+                }
+                if (!await WaitForLeaderAsync(0, _stop.Token))
+                {
+                    continue;
+                }
+                var (status, _) = await ProposeAsync(command, _stop.Token);
+                if (status == ServerStatus.Ok || status == ServerStatus.Stopped)
+                {
+                    return;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(_options.HeartbeatIntervalMs), _time, _stop.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
     }
 
     /// <summary>Stops the loop (waiting callers get Stopped), the transport and the WAL. Idempotent.</summary>

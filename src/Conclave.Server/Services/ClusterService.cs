@@ -139,5 +139,14 @@ internal sealed class ClusterService(ConclaveMember member) : IClusterApi
         return await member.ProposeConfChangeAsync(ConfChange.Single(ConfChangeType.AddNode, memberId) with { Context = promoted.Encode() }, ct);
     }
 
-    private IReadOnlyList<StateMachine.Member> Members() => member.StateMachine.Members.Values.OrderBy(m => m.Id).ToList();
+    /// <summary>
+    /// The replicated member table; this member's own entry shows its configured name and client
+    /// URLs until its published attributes have been applied.
+    /// </summary>
+    private IReadOnlyList<StateMachine.Member> Members() => member.StateMachine.Members.Values
+        .Select(m => m.Id == member.MemberId && m.ClientUrls.Count == 0
+            ? m with { Name = member.Options.Name, ClientUrls = member.Options.ClientUrls.ToList() }
+            : m)
+        .OrderBy(m => m.Id)
+        .ToList();
 }

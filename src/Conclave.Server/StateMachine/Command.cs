@@ -33,6 +33,13 @@ public sealed record LeaseCheckpointCommand(IReadOnlyList<LeaseCheckpoint> Check
 
 public readonly record struct LeaseCheckpoint(long LeaseId, long RemainingTtlSeconds);
 
+/// <summary>
+/// A member's attributes as it publishes them once it runs (etcd's publish): its name and the
+/// URLs clients reach it on. Replicated, so every member's member list shows every member's
+/// client URLs, and the bootstrap state (which names no client URLs) is the same on all members.
+/// </summary>
+public sealed record MemberAttributesCommand(ulong MemberId, string Name, IReadOnlyList<string> ClientUrls) : Command;
+
 /// <summary>Raise or clear an alarm of one member (0 = every member, for deactivation).</summary>
 public sealed record AlarmCommand(AlarmAction Action, ulong MemberId, AlarmType Alarm) : Command;
 

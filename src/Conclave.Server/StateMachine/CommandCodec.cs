@@ -33,6 +33,7 @@ public static class CommandCodec
         LeaseRevoke = 6,
         LeaseCheckpoint = 7,
         Alarm = 8,
+        MemberAttributes = 9,
     }
 
     private enum OpKind : byte
@@ -89,6 +90,16 @@ public static class CommandCodec
                 WriteVarint(w, c.MemberId);
                 w.Write([(byte)c.Alarm]);
                 break;
+            case MemberAttributesCommand c:
+                Header(w, Kind.MemberAttributes, c);
+                WriteVarint(w, c.MemberId);
+                WriteBytes(w, System.Text.Encoding.UTF8.GetBytes(c.Name));
+                WriteVarint(w, (ulong)c.ClientUrls.Count);
+                foreach (var url in c.ClientUrls)
+                {
+                    WriteBytes(w, System.Text.Encoding.UTF8.GetBytes(url));
+                }
+                break;
             default:
                 throw new ArgumentException($"unknown command type {command.GetType().Name}", nameof(command));
         }
@@ -119,6 +130,7 @@ public static class CommandCodec
             Kind.LeaseRevoke => r.Signed(out var rid) ? new LeaseRevokeCommand(rid) : null,
             Kind.LeaseCheckpoint => ReadCheckpoints(ref r),
             Kind.Alarm => ReadAlarm(ref r),
+            Kind.MemberAttributes => ReadMemberAttributes(ref r),
             _ => null,
         };
         if (command is null)
@@ -323,6 +335,45 @@ public static class CommandCodec
         }
         return new LeaseCheckpointCommand(list);
     }
+
+    private static MemberAttributesCommand? ReadMemberAttributes(ref Reader r)
+    {
+        if (!r.Varint(out var member) || !r.Bytes(out var name) || !r.Count(out var n))
+        {
+            return null;
+        }
+        var urls = new List<string>(n);
+        for (var i = 0; i < n; i++)
+        {
+            if (!r.Bytes(out var url))
+            {
+                return null;
+            }
+            if (!TryUtf8(url, out var text))
+            {
+                return null;
+            }
+            urls.Add(text);
+        }
+        return TryUtf8(name, out var nameText) ? new MemberAttributesCommand(member, nameText, urls) : null;
+    }
+
+    private static bool TryUtf8(byte[] bytes, out string text)
+    {
+        try
+        {
+            text = Utf8.GetString(bytes);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            text = string.Empty;
+            return false;
+        }
+    }
+
+    /// <summary>Strict UTF-8: invalid bytes make the decode fail (and so keep decode-then-encode the identity).</summary>
+    private static readonly System.Text.UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static AlarmCommand? ReadAlarm(ref Reader r) =>
         r.Byte(out var action) && r.Varint(out var member) && r.Byte(out var alarm)

@@ -109,7 +109,7 @@ public sealed class KvStateMachine
     /// <summary>Applies a decoded command; exposed for tests and for replay tools.</summary>
     public ApplyResult Apply(Command command)
     {
-        if (HasAlarm(AlarmType.Corrupt) && command is not AlarmCommand)
+        if (HasAlarm(AlarmType.Corrupt) && command is not (AlarmCommand or MemberAttributesCommand))
         {
             return Failed(command, ApplyStatus.Corrupt);
         }
@@ -123,6 +123,7 @@ public sealed class KvStateMachine
             LeaseRevokeCommand c => ApplyLeaseRevoke(c.LeaseId),
             LeaseCheckpointCommand c => ApplyCheckpoint(c),
             AlarmCommand c => ApplyAlarm(c),
+            MemberAttributesCommand c => ApplyMemberAttributes(c),
             _ => throw new ArgumentException($"apply: unknown command {command.GetType().Name}", nameof(command)),
         };
     }
@@ -226,6 +227,16 @@ public sealed class KvStateMachine
             }
         }
         _leases = leases;
+        return new Applied(ApplyStatus.Ok, Store.CurrentRevision);
+    }
+
+    private ApplyResult ApplyMemberAttributes(MemberAttributesCommand c)
+    {
+        // Attributes of a member removed meanwhile are dropped.
+        if (_members.TryGetValue(c.MemberId, out var m))
+        {
+            _members = new Dictionary<ulong, Member>(_members) { [c.MemberId] = m with { Name = c.Name, ClientUrls = c.ClientUrls.ToList() } };
+        }
         return new Applied(ApplyStatus.Ok, Store.CurrentRevision);
     }
 

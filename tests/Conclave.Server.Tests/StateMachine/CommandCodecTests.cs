@@ -22,6 +22,7 @@ public sealed class CommandCodecTests
         yield return ("lease-revoke", new LeaseRevokeCommand(-1));
         yield return ("lease-checkpoint", new LeaseCheckpointCommand([new LeaseCheckpoint(1, 5), new LeaseCheckpoint(2, 0)]));
         yield return ("alarm", new AlarmCommand(AlarmAction.Deactivate, 0xdead_beef, AlarmType.NoSpace));
+        yield return ("member-attributes", new MemberAttributesCommand(0x2a2f_9182_856d_a6c4, "ünï", ["http://127.0.0.1:2379", "http://[::1]:2379"]));
     }
 
     private static TxnRequest NestedTxn(int depth)
@@ -73,6 +74,15 @@ public sealed class CommandCodecTests
             Assert.Null(c);
             Assert.False(string.IsNullOrEmpty(error));
         }
+    }
+
+    [Fact]
+    public void Member_attributes_with_invalid_utf8_are_refused()
+    {
+        var encoded = CommandCodec.Encode(new MemberAttributesCommand(1, "ab", []));
+        encoded[^3] = 0xFF; // inside the name
+        Assert.False(CommandCodec.TryDecode(encoded, out _, out var error));
+        Assert.Contains("MemberAttributes", error);
     }
 
     [Fact]

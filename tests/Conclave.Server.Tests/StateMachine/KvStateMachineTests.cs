@@ -214,6 +214,18 @@ public sealed class KvStateMachineTests
     }
 
     [Fact]
+    public void Published_attributes_update_a_known_member_and_are_dropped_for_an_unknown_one()
+    {
+        var sm = NewMachine();
+        sm.ApplyConfChange(new Entry(1, ++_index), ConfChange.Single(ConfChangeType.AddNode, 7) with { Context = new global::Conclave.Server.StateMachine.Member { Id = 7, PeerUrls = ["http://p:1"] }.Encode() });
+        Assert.Equal(ApplyStatus.Ok, Apply(sm, new MemberAttributesCommand(7, "seven", ["http://c:1"])).Status);
+        Assert.Equal(("seven", "http://c:1", "http://p:1"), (sm.Members[7].Name, sm.Members[7].ClientUrls.Single(), sm.Members[7].PeerUrls.Single()));
+        Apply(sm, new MemberAttributesCommand(8, "eight", ["http://c:2"]));
+        Assert.False(sm.Members.ContainsKey(8));
+        Assert.Equal(1L, sm.Store.CurrentRevision);
+    }
+
+    [Fact]
     public void A_snapshot_restores_an_indistinguishable_state()
     {
         var sm = NewMachine();
