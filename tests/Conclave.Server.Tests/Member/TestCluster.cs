@@ -51,6 +51,11 @@ internal sealed class TestCluster : IAsyncDisposable
         var c = new TestCluster(size, seed, configure);
         await Task.WhenAll(c.Initial.Keys.ToList().Select(name => c.StartMemberAsync(name)));
         await c.LeaderAsync();
+        // Start from a quiet log: every member's publish (its client URLs) applied everywhere, so
+        // tests that count log entries see only their own.
+        await Kv.EventuallyAsync(
+            () => c.Running.All(m => c.Running.All(o => m.StateMachine.Members.TryGetValue(o.MemberId, out var x) && x.ClientUrls.Count > 0)),
+            "every member's published client URLs applied on every member");
         return c;
     }
 
