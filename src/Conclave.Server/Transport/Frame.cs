@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Conclave.Storage;
 
 namespace Conclave.Server.Transport;
 
@@ -35,6 +36,6 @@ internal static class Frame
     public static uint Checksum(FrameKind kind, ReadOnlySpan<byte> payload)
     {
         Span<byte> k = [(byte)kind];
-        return Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Start, k), payload));
+        return Crc32C.Append(Crc32C.Compute(k), payload);
     }
 }
