@@ -26,12 +26,19 @@ public static class EtcdFrontEnd
             o.MaxReceiveMessageSize = limits.MaxReceiveMessageBytes;
             o.MaxSendMessageSize = null;
             o.Interceptors.Add<EtcdMetricsInterceptor>();
+            o.Interceptors.Add<MalformedRequestInterceptor>();
         });
         return services;
     }
 
+    /// <summary>Maps the gRPC services; on a <see cref="IApplicationBuilder"/> (a WebApplication) also adds the check for requests that do not parse (<see cref="MalformedRequests"/>).</summary>
     public static IEndpointRouteBuilder MapEtcdGrpc(this IEndpointRouteBuilder app)
     {
+        if (app is IApplicationBuilder pipeline)
+        {
+            pipeline.UseMiddleware<MalformedRequestMiddleware>();
+        }
+
         app.MapGrpcService<KvService>();
         app.MapGrpcService<WatchService>();
         app.MapGrpcService<LeaseService>();

@@ -9,7 +9,8 @@ namespace Conclave.Raft;
 /// entry    = term | index | type u8 | data (len, bytes)
 /// snapshot = index | term | voters | learners | votersOutgoing | learnersNext (each: count, ids) | autoLeave u8 | data (len, bytes)
 /// </code>
-/// A decoder for version 1 rejects unknown flag bits and trailing bytes.
+/// A decoder for version 1 rejects unknown flag bits, trailing bytes and overlong varints, so a frame that
+/// decodes re-encodes to exactly its own bytes.
 /// </summary>
 public static class MessageCodec
 {
@@ -253,7 +254,8 @@ public static class MessageCodec
                 v |= (ulong)(b & 0x7f) << shift;
                 if (b < 0x80)
                 {
-                    return true;
+                    // Canonical only: a redundant trailing zero group would give a second spelling of the same value.
+                    return b != 0 || shift == 0;
                 }
             }
 

@@ -323,10 +323,13 @@ public sealed class WriteAheadLog : IDisposable
         if (!_builder.IsEmpty)
         {
             _failpoints?.Hit(WalFailpoint.BeforeWrite);
-            var fits = _writeOffset + _builder.RecordSize(false) <= _options.SegmentSize;
+            // A segment after the first must open with the state prefix. Only a recovery that cut off
+            // the segment's first record (damaged) leaves the writer at its start; it writes the prefix again.
+            var prefix = _writeOffset == WalFormat.HeaderSize && _segments[^1].Seq > 0;
+            var fits = _writeOffset + _builder.RecordSize(prefix) <= _options.SegmentSize;
             if (fits || _writeOffset == WalFormat.HeaderSize)
             {
-                var record = _builder.Seal(_segments[^1].Seq, _writeOffset, false, default, default);
+                var record = _builder.Seal(_segments[^1].Seq, _writeOffset, prefix, preHardState, preMarker);
                 WriteRecord(_current, record, _writeOffset);
                 Sync(_current);
                 _writeOffset += record.Length;
