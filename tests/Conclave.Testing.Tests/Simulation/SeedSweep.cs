@@ -1,5 +1,5 @@
 using System.Globalization;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 using Conclave.Testing.Simulation;
 using Xunit.Abstractions;
 

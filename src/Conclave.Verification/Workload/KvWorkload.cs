@@ -1,26 +1,31 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Conclave.Api.Etcd.Protocol;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace Conclave.Robustness.Workload;
+namespace Conclave.Verification.Workload;
 
 /// <summary>
 /// Concurrent clients, one operation open each, on a small key set: linearizable gets (40%),
 /// puts (25%), compare-and-swap txns (20%), deletes (15%). Each client talks to one member and
-/// moves to the next after an error. Every operation is recorded with its outcome.
+/// moves to the next after an error. Every operation is recorded with its outcome. It touches
+/// only the keys it is given; values are "c{client}-{sequence}", unique within one workload.
 /// </summary>
 public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IReadOnlyList<string> keys, int seed, TimeSpan opTimeout)
 {
     private readonly List<RecordedOp> _history = [];
     private readonly Lock _lock = new();
 
+    /// <summary>The robustness harness's prefix (its clusters are its own).</summary>
     public const string KeyPrefix = "rob/";
 
-    public static IReadOnlyList<string> Keys(int count) => Enumerable.Range(0, count).Select(i => $"{KeyPrefix}k{i}").ToList();
+    public static IReadOnlyList<string> Keys(int count) => Keys(KeyPrefix, count);
+
+    /// <summary>Keys "{prefix}k0" .. "{prefix}k{count-1}".</summary>
+    public static IReadOnlyList<string> Keys(string prefix, int count) => Enumerable.Range(0, count).Select(i => $"{prefix}k{i}").ToList();
 
     public IReadOnlyList<RecordedOp> History
     {
