@@ -1,5 +1,5 @@
-using Conclave.Verification.Workload;
 using Conclave.Verification.Linearizability;
+using Conclave.Verification.Workload;
 
 namespace Conclave.Verification.Checking;
 

@@ -54,13 +54,14 @@ public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IRead
         Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() => ClientLoopAsync(c, stop), CancellationToken.None)));
 
     /// <summary>A linearizable get of each key, recorded like any operation (run after recovery).</summary>
-    public async Task FinalReadsAsync(int clientId)
+    /// <remarks>Cancelling <paramref name="cancellationToken"/> records the remaining reads with unknown outcome.</remarks>
+    public async Task FinalReadsAsync(int clientId, CancellationToken cancellationToken = default)
     {
         using var channel = GrpcChannel.ForAddress(clientUrls[0]);
         var kv = new KV.KVClient(channel);
         foreach (var key in keys)
         {
-            Record(await ExecuteAsync(kv, clientId, KvInput.Get(key), TimeSpan.FromSeconds(10)));
+            Record(await ExecuteAsync(kv, clientId, KvInput.Get(key), TimeSpan.FromSeconds(10), cancellationToken));
         }
     }
 
@@ -131,9 +132,9 @@ public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IRead
         }
     }
 
-    private static async Task<RecordedOp> ExecuteAsync(KV.KVClient kv, int clientId, KvInput input, TimeSpan timeout)
+    private static async Task<RecordedOp> ExecuteAsync(KV.KVClient kv, int clientId, KvInput input, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var options = new CallOptions(deadline: DateTime.UtcNow + timeout);
+        var options = new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
         var key = ByteString.CopyFromUtf8(input.Key);
         var call = Stopwatch.GetTimestamp();
         try
