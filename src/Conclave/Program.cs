@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Conclave.Bench;
+using Conclave.SelfTest;
 using Conclave.Serve;
 
 namespace Conclave;
@@ -31,6 +32,7 @@ public static class Program
         var root = new RootCommand("Conclave: a coordination service speaking etcd v3, ZooKeeper and Consul.");
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(SelfTestCommand.Create());
         return root;
     }
 }

@@ -19,12 +19,21 @@ public sealed class ReferenceDirectionTests
         ["Conclave.Api.ZooKeeper"] = ["Conclave.Server", "Conclave.Storage", "Conclave.Raft"],
         ["Conclave.Api.Consul"] = ["Conclave.Server", "Conclave.Storage", "Conclave.Raft"],
         ["Conclave.Client"] = [],
+
+        // The outside view of a cluster (selftest, robustness): speaks the wire protocol only.
+        ["Conclave.Verification"] = [],
         ["Conclave"] =
         [
             "Conclave.Api.Etcd", "Conclave.Api.ZooKeeper", "Conclave.Api.Consul", "Conclave.Server",
-            "Conclave.Storage", "Conclave.Raft", "Conclave.Client",
+            "Conclave.Storage", "Conclave.Raft", "Conclave.Client", "Conclave.Verification",
         ],
     };
+
+    // Packages that only tests may take; a src project that ships in the product must not.
+    private static readonly string[] TestFrameworks =
+    [
+        "xunit", "xunit.runner.visualstudio", "Microsoft.NET.Test.Sdk", "CsCheck", "Microsoft.Extensions.TimeProvider.Testing",
+    ];
 
     public static TheoryData<string> Projects()
     {
@@ -53,6 +62,16 @@ public sealed class ReferenceDirectionTests
         var doc = XDocument.Load(ProjectFile("Conclave.Raft"));
         var packages = doc.Descendants("PackageReference").Select(e => (string?)e.Attribute("Include")).ToList();
         Assert.True(packages.Count == 0, $"Conclave.Raft must reference nothing but the BCL, found: {string.Join(", ", packages)}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Projects))]
+    public void Source_projects_take_no_test_framework(string project)
+    {
+        var doc = XDocument.Load(ProjectFile(project));
+        var packages = doc.Descendants("PackageReference").Select(e => (string?)e.Attribute("Include")).ToList();
+        var wrong = packages.Where(p => TestFrameworks.Contains(p, StringComparer.OrdinalIgnoreCase)).ToList();
+        Assert.True(wrong.Count == 0, $"{project} ships in the product and must not reference {string.Join(", ", wrong)}");
     }
 
     [Fact]

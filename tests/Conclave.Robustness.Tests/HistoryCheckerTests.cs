@@ -1,6 +1,6 @@
-using Conclave.Robustness.Checking;
-using Conclave.Robustness.Workload;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Checking;
+using Conclave.Verification.Workload;
+using Conclave.Verification.Linearizability;
 
 namespace Conclave.Robustness.Tests;
 

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Conclave.Robustness.Checking;
 using Conclave.Robustness.Cluster;
 using Conclave.Robustness.Faults;
-using Conclave.Robustness.Workload;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Checking;
+using Conclave.Verification.Linearizability;
+using Conclave.Verification.Workload;
 
 namespace Conclave.Robustness;
 

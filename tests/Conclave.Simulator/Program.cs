@@ -93,7 +93,7 @@ public static class Program
                         ops += r.OperationsChecked;
                         unknownOps += r.OperationsUnknown;
                         snapshots += r.SnapshotsInstalled;
-                        undecided += r.Linearizability == Testing.Linearizability.CheckOutcome.Unknown ? 1 : 0;
+                        undecided += r.Linearizability == Verification.Linearizability.CheckOutcome.Unknown ? 1 : 0;
                         foreach (var (k, v) in r.Faults)
                         {
                             faults[k] = faults.GetValueOrDefault(k) + v;

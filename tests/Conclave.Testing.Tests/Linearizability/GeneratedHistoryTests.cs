@@ -1,4 +1,4 @@
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 using CsCheck;
 
 namespace Conclave.Testing.Tests.Linearizability;

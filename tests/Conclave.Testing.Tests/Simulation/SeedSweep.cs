@@ -1,6 +1,6 @@
 using System.Globalization;
-using Conclave.Testing.Linearizability;
 using Conclave.Testing.Simulation;
+using Conclave.Verification.Linearizability;
 using Xunit.Abstractions;
 
 namespace Conclave.Testing.Tests.Simulation;

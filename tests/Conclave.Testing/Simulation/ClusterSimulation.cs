@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Conclave.Raft;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 
 namespace Conclave.Testing.Simulation;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 
 namespace Conclave.Testing.Simulation;
 

@@ -1,4 +1,4 @@
-namespace Conclave.Testing.Linearizability;
+namespace Conclave.Verification.Linearizability;
 
 public enum KvOp
 {

@@ -1,6 +1,6 @@
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 
-namespace Conclave.Robustness.Workload;
+namespace Conclave.Verification.Workload;
 
 public enum OpOutcome
 {

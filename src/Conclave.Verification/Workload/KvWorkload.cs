@@ -1,26 +1,31 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Conclave.Api.Etcd.Protocol;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace Conclave.Robustness.Workload;
+namespace Conclave.Verification.Workload;
 
 /// <summary>
 /// Concurrent clients, one operation open each, on a small key set: linearizable gets (40%),
 /// puts (25%), compare-and-swap txns (20%), deletes (15%). Each client talks to one member and
-/// moves to the next after an error. Every operation is recorded with its outcome.
+/// moves to the next after an error. Every operation is recorded with its outcome. It touches
+/// only the keys it is given; values are "c{client}-{sequence}", unique within one workload.
 /// </summary>
 public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IReadOnlyList<string> keys, int seed, TimeSpan opTimeout)
 {
     private readonly List<RecordedOp> _history = [];
     private readonly Lock _lock = new();
 
+    /// <summary>The robustness harness's prefix (its clusters are its own).</summary>
     public const string KeyPrefix = "rob/";
 
-    public static IReadOnlyList<string> Keys(int count) => Enumerable.Range(0, count).Select(i => $"{KeyPrefix}k{i}").ToList();
+    public static IReadOnlyList<string> Keys(int count) => Keys(KeyPrefix, count);
+
+    /// <summary>Keys "{prefix}k0" .. "{prefix}k{count-1}".</summary>
+    public static IReadOnlyList<string> Keys(string prefix, int count) => Enumerable.Range(0, count).Select(i => $"{prefix}k{i}").ToList();
 
     public IReadOnlyList<RecordedOp> History
     {
@@ -49,13 +54,14 @@ public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IRead
         Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() => ClientLoopAsync(c, stop), CancellationToken.None)));
 
     /// <summary>A linearizable get of each key, recorded like any operation (run after recovery).</summary>
-    public async Task FinalReadsAsync(int clientId)
+    /// <remarks>Cancelling <paramref name="cancellationToken"/> records the remaining reads with unknown outcome.</remarks>
+    public async Task FinalReadsAsync(int clientId, CancellationToken cancellationToken = default)
     {
         using var channel = GrpcChannel.ForAddress(clientUrls[0]);
         var kv = new KV.KVClient(channel);
         foreach (var key in keys)
         {
-            Record(await ExecuteAsync(kv, clientId, KvInput.Get(key), TimeSpan.FromSeconds(10)));
+            Record(await ExecuteAsync(kv, clientId, KvInput.Get(key), TimeSpan.FromSeconds(10), cancellationToken));
         }
     }
 
@@ -126,9 +132,9 @@ public sealed class KvWorkload(IReadOnlyList<Uri> clientUrls, int clients, IRead
         }
     }
 
-    private static async Task<RecordedOp> ExecuteAsync(KV.KVClient kv, int clientId, KvInput input, TimeSpan timeout)
+    private static async Task<RecordedOp> ExecuteAsync(KV.KVClient kv, int clientId, KvInput input, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var options = new CallOptions(deadline: DateTime.UtcNow + timeout);
+        var options = new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken);
         var key = ByteString.CopyFromUtf8(input.Key);
         var call = Stopwatch.GetTimestamp();
         try

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Conclave.Testing.Linearizability;
+namespace Conclave.Verification.Linearizability;
 
 /// <summary>
 /// Decides whether a concurrent history is linearizable with respect to a sequential model.

@@ -1,4 +1,4 @@
-namespace Conclave.Testing.Linearizability;
+namespace Conclave.Verification.Linearizability;
 
 /// <summary>
 /// One client operation as observed from outside: invoked at <see cref="Call"/>, answered at

@@ -1,7 +1,7 @@
-using Conclave.Robustness.Workload;
-using Conclave.Testing.Linearizability;
+using Conclave.Verification.Linearizability;
+using Conclave.Verification.Workload;
 
-namespace Conclave.Robustness.Checking;
+namespace Conclave.Verification.Checking;
 
 /// <summary>A watcher's recorded events with the revision it started from.</summary>
 public sealed record WatchRecord(string Name, long StartRevision, IReadOnlyList<WatchedEvent> Events);

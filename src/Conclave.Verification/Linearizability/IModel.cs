@@ -1,4 +1,4 @@
-namespace Conclave.Testing.Linearizability;
+namespace Conclave.Verification.Linearizability;
 
 /// <summary>
 /// A sequential specification the checker tests a concurrent history against. States must be

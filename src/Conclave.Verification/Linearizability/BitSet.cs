@@ -1,4 +1,4 @@
-namespace Conclave.Testing.Linearizability;
+namespace Conclave.Verification.Linearizability;
 
 /// <summary>An immutable set of operation ids (0..capacity-1) with value equality, used as a memoization key.</summary>
 internal readonly struct BitSet : IEquatable<BitSet>

@@ -4,10 +4,10 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace Conclave.Robustness.Workload;
+namespace Conclave.Verification.Workload;
 
 /// <summary>
-/// A watcher on the workload's key prefix that survives faults: when its stream breaks, is
+/// A watcher on a key prefix (the workload's) that survives faults: when its stream breaks, is
 /// cancelled, or its member loses the leader (the "hasleader" metadata asks the server to cancel
 /// the watch then), it reconnects to the next member from the last revision it saw + 1. It records
 /// every event it is given, duplicates and all, for <see cref="Checking.HistoryChecker"/>.
@@ -15,6 +15,7 @@ namespace Conclave.Robustness.Workload;
 public sealed class WatchRecorder : IAsyncDisposable
 {
     private readonly IReadOnlyList<Uri> _clientUrls;
+    private readonly string _prefix;
     private readonly List<WatchedEvent> _events = [];
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
@@ -26,9 +27,18 @@ public sealed class WatchRecorder : IAsyncDisposable
 
     /// <param name="startRevision">First revision to report (at least 1).</param>
     public WatchRecorder(string name, IReadOnlyList<Uri> clientUrls, int firstMember, long startRevision)
+        : this(name, clientUrls, firstMember, startRevision, KvWorkload.KeyPrefix)
     {
+    }
+
+    /// <param name="startRevision">First revision to report (at least 1).</param>
+    /// <param name="prefix">The watched prefix; not empty.</param>
+    public WatchRecorder(string name, IReadOnlyList<Uri> clientUrls, int firstMember, long startRevision, string prefix)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
         Name = name;
         _clientUrls = clientUrls;
+        _prefix = prefix;
         _member = firstMember % clientUrls.Count;
         StartRevision = startRevision;
         _lastRevision = startRevision - 1;
@@ -160,8 +170,8 @@ public sealed class WatchRecorder : IAsyncDisposable
         {
             CreateRequest = new WatchCreateRequest
             {
-                Key = ByteString.CopyFromUtf8(KvWorkload.KeyPrefix),
-                RangeEnd = ByteString.CopyFromUtf8(PrefixEnd(KvWorkload.KeyPrefix)),
+                Key = ByteString.CopyFromUtf8(_prefix),
+                RangeEnd = ByteString.CopyFromUtf8(PrefixEnd(_prefix)),
                 StartRevision = LastRevision + 1,
             },
         }, cancellationToken);
