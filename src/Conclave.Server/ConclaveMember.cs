@@ -164,7 +164,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         }
         var memberDir = Path.Combine(options.DataDir, "member");
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));
-        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes });
+        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes, Failpoints = Failpoints.Wal });
         var wal = opened.Log;
         var log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         try
