@@ -130,12 +130,31 @@ public static class RobustnessRun
 
                 var kind = injector.Next();
                 var at = started.Elapsed;
-                var (members, recover) = await injector.InjectAsync(kind);
+                IReadOnlyList<int> members;
+                Func<Task> recover;
+                try
+                {
+                    (members, recover) = await injector.InjectAsync(kind);
+                }
+                catch (Exception e) when (e is Grpc.Core.RpcException or TimeoutException)
+                {
+                    violations.Add($"fault: injecting {kind} failed on a cluster that was ready: {e.Message}");
+                    break;
+                }
+
                 var hold = TimeSpan.FromMilliseconds(1500 + random.Next(2500));
                 log($"{at.TotalSeconds,6:0.0}s fault {kind} on [{string.Join(',', members)}] for {hold.TotalSeconds:0.0} s ({workload.Count} ops so far)");
                 await Task.Delay(hold, cancellationToken);
                 log($"{started.Elapsed.TotalSeconds,6:0.0}s before recovery the leader is {(await injector.FindLeaderAsync())?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; network {cluster.Network.Describe()}");
-                await recover();
+                try
+                {
+                    await recover();
+                }
+                catch (Exception e) when (e is Grpc.Core.RpcException or TimeoutException)
+                {
+                    violations.Add($"fault: undoing {kind} on [{string.Join(',', members)}] failed: {e.Message}");
+                }
+
                 var recovered = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
                 faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered) { Note = injector.LastNote });
                 if (injector.LastNote is { } note)

@@ -114,7 +114,14 @@ internal sealed partial class MemberProcess : IDisposable
 
             foreach (var (name, value) in Environment.Concat(environment ?? new Dictionary<string, string?>()))
             {
-                startInfo.Environment[name] = value;
+                if (value is null)
+                {
+                    startInfo.Environment.Remove(name);
+                }
+                else
+                {
+                    startInfo.Environment[name] = value;
+                }
             }
 
             var process = new Process { StartInfo = startInfo };

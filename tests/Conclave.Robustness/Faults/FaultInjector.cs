@@ -241,7 +241,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
         var nth = 1 + random.Next(point is Failpoint.BeforeApply or Failpoint.AfterApply ? 2_000 : 300);
         var spec = $"seed={random.Next()};{FailpointPlan.NameOf(point)}=crash@{nth}";
         await cluster.KillAsync(victim);
-        using var stop = new CancellationTokenSource();
+        var stop = new CancellationTokenSource();
         var fired = cluster.NextLogLineAsync(victim, line => line.Contains($"failpoint {FailpointPlan.NameOf(point)} fired", StringComparison.Ordinal), stop.Token);
         await cluster.RestartAsync(victim, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = spec });
         LastNote = $"{spec} on member {victim}";
@@ -249,6 +249,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
         {
             var crashed = cluster.Exited(victim).IsCompleted;
             await stop.CancelAsync();
+            stop.Dispose();
             var didFire = fired.IsCompletedSuccessfully;
             await cluster.KillAsync(victim);
             await cluster.RestartAsync(victim);
@@ -275,6 +276,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
             var fired = cluster.NextLogLineAsync(follower, line => line.Contains($"failpoint {name} fired", StringComparison.Ordinal), stop.Token);
             await cluster.RestartAsync(follower, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = $"{FaultKinds.SnapshotSendSpec};{name}=crash@1" });
             var crashed = await Task.WhenAny(fired, Task.Delay(Timeout.Infinite, stop.Token)) == fired && fired.IsCompletedSuccessfully;
+            await stop.CancelAsync();
             if (crashed)
             {
                 await cluster.Exited(follower).WaitAsync(TimeSpan.FromSeconds(10));
