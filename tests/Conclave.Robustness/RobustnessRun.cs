@@ -119,7 +119,7 @@ public static class RobustnessRun
                 await Task.Delay(TimeSpan.FromMilliseconds(1000 + random.Next(2000)), cancellationToken);
                 if (late is null && workload.History.FirstOrDefault(op => op.Revision > 0) is { } firstWrite)
                 {
-                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, Math.Max(firstWrite.Revision, compaction.CompactedAt));
+                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, Math.Max(firstWrite.Revision, compaction.FirstWatchable));
                     compaction.Watchers.Add(late);
                 }
 
@@ -206,7 +206,7 @@ public static class RobustnessRun
         var finalRevision = history.Where(op => op.Outcome == OpOutcome.Ok).Select(op => op.Revision).DefaultIfEmpty(0).Max();
         List<WatchRecord> watchers = [];
         IReadOnlyList<WatchedEvent> finalEvents = [];
-        await using (var reference = new WatchRecorder("reference", cluster.ClientUrls, 0, Math.Max(1, compaction.CompactedAt)))
+        await using (var reference = new WatchRecorder("reference", cluster.ClientUrls, 0, compaction.FirstWatchable))
         {
             foreach (var watcher in (WatchRecorder?[])[fromStart, late])
             {
@@ -226,7 +226,7 @@ public static class RobustnessRun
                 violations.Add($"liveness: a fresh watch from revision 1 did not reach revision {lastEventRevision} within 20 s");
             }
 
-            // Below the last compaction the events were saved just before it (CompactionGuard).
+            // Up to the last compaction the events were saved just before it (CompactionGuard).
             finalEvents = [.. compaction.EventsBelow, .. reference.Events];
         }
 
@@ -262,9 +262,10 @@ public static class RobustnessRun
 
     /// <summary>
     /// Makes a compaction safe for the checks: before the harness compacts at revision R every
-    /// watcher must have seen R (so a reconnect asks for R + 1 or later), and the events below R
+    /// watcher must have seen R (so a reconnect asks for R + 1 or later), and the events up to R
     /// are read once more from a fresh watch and kept, because after the compaction no watch can
-    /// start below R. The final event history is then those events plus a watch from R.
+    /// deliver them (a delete at R itself is gone too: compaction drops tombstones at or below R).
+    /// The final event history is then those events plus a watch from R + 1.
     /// </summary>
     private sealed class CompactionGuard(IReadOnlyList<Uri> clientUrls, List<WatchRecorder> watchers, List<string> violations) : IFaultHooks
     {
@@ -274,6 +275,9 @@ public static class RobustnessRun
 
         /// <summary>The last compaction revision (0 = none).</summary>
         public long CompactedAt { get; private set; }
+
+        /// <summary>The first revision a new watch may start from and still see every later event.</summary>
+        public long FirstWatchable => CompactedAt + 1;
 
         public IReadOnlyList<WatchedEvent> EventsBelow => _below;
 
@@ -288,14 +292,14 @@ public static class RobustnessRun
                 }
             }
 
-            await using var reference = new WatchRecorder($"reference-below-{revision}", clientUrls, 0, Math.Max(1, CompactedAt));
+            await using var reference = new WatchRecorder($"reference-to-{revision}", clientUrls, 0, FirstWatchable);
             if (!await reference.CatchUpAsync(revision, TimeSpan.FromSeconds(20)))
             {
-                violations.Add($"liveness: a fresh watch from revision {Math.Max(1, CompactedAt)} did not reach revision {revision} within 20 s (before a compaction)");
+                violations.Add($"liveness: a fresh watch from revision {FirstWatchable} did not reach revision {revision} within 20 s (before a compaction)");
                 return false;
             }
 
-            _below.AddRange(reference.Events.Where(e => e.Revision < revision));
+            _below.AddRange(reference.Events.Where(e => e.Revision <= revision));
             CompactedAt = revision;
             return true;
         }
