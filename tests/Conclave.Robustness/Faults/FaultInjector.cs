@@ -234,16 +234,20 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
         }
     }
 
-    /// <summary>Restarts <paramref name="victim"/> with a crash failpoint armed; undo = restart it clean (if it did not crash, it is killed first).</summary>
+    /// <summary>
+    /// Restarts <paramref name="victim"/> with a crash failpoint armed and waits (at most 20 s)
+    /// until it fires; undo = restart it clean (if it did not crash, it is killed first).
+    /// </summary>
     private async Task<(IReadOnlyList<int>, Func<Task>)> CrashAtFailpointAsync(int victim)
     {
         var point = CrashPoints[random.Next(CrashPoints.Length)];
-        var nth = 1 + random.Next(point is Failpoint.BeforeApply or Failpoint.AfterApply ? 2_000 : 300);
+        var nth = 1 + random.Next(point is Failpoint.BeforeApply or Failpoint.AfterApply ? 500 : 100);
         var spec = $"seed={random.Next()};{FailpointPlan.NameOf(point)}=crash@{nth}";
         await cluster.KillAsync(victim);
         var stop = new CancellationTokenSource();
         var fired = cluster.NextLogLineAsync(victim, line => line.Contains($"failpoint {FailpointPlan.NameOf(point)} fired", StringComparison.Ordinal), stop.Token);
         await cluster.RestartAsync(victim, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = spec });
+        await Task.WhenAny(fired, Task.Delay(TimeSpan.FromSeconds(20)));
         LastNote = $"{spec} on member {victim}";
         return ([victim], async () =>
         {
