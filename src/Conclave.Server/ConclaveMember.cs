@@ -205,6 +205,12 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                 {
                     sm.Restore(new MemoryStream(snapshot.Data.ToArray(), writable: false));
                 }
+                if (snapshot is not null && snapshot.Metadata.Index > opened.Snapshot.Index)
+                {
+                    // A leader's snapshot made durable in the store just before a crash, which the
+                    // WAL never recorded: record it now, or the WAL refuses the entries after it.
+                    await wal.SaveSnapshotMarkerAsync(snapshot.Metadata.Index, snapshot.Metadata.Term, ct);
+                }
                 how = "restarted from its data dir";
             }
 
