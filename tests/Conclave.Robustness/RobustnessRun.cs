@@ -155,7 +155,8 @@ public static class RobustnessRun
                     violations.Add($"fault: undoing {kind} on [{string.Join(',', members)}] failed: {e.Message}");
                 }
 
-                var recovered = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
+                var notReady = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
+                var recovered = notReady is null;
                 faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered) { Note = injector.LastNote });
                 if (injector.LastNote is { } note)
                 {
@@ -165,7 +166,7 @@ public static class RobustnessRun
                 log($"{started.Elapsed.TotalSeconds,6:0.0}s recovered: {recovered} (peer connections cut so far: {cluster.PeerConnectionsCut})");
                 if (!recovered)
                 {
-                    violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone");
+                    violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone ({notReady})");
                     break;
                 }
             }
@@ -185,9 +186,9 @@ public static class RobustnessRun
 
         await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.KillAsync));
         await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.RestartAsync));
-        if (!await WaitAllReadyAsync(cluster, TimeSpan.FromSeconds(60), cancellationToken))
+        if (await WaitAllReadyAsync(cluster, TimeSpan.FromSeconds(60), cancellationToken) is { } finalNotReady)
         {
-            violations.Add("liveness: the cluster did not serve linearizable reads on every member within 60 s of the final restart");
+            violations.Add($"liveness: the cluster did not serve linearizable reads on every member within 60 s of the final restart ({finalNotReady})");
         }
 
         await workload.FinalReadsAsync(options.Clients);
@@ -313,17 +314,17 @@ public static class RobustnessRun
         public ValueTask DisposeAsync() => Watcher?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
-    /// <summary>True once every member answers a linearizable read; false after <paramref name="timeout"/>.</summary>
-    private static async Task<bool> WaitAllReadyAsync(ProcessCluster cluster, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Null once every member answers a linearizable read; after <paramref name="timeout"/>, why a member did not (the first one found).</summary>
+    private static async Task<string?> WaitAllReadyAsync(ProcessCluster cluster, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
             await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(m => cluster.WaitReadyAsync(m, timeout, cancellationToken)));
-            return true;
+            return null;
         }
-        catch (InvalidOperationException)
+        catch (InvalidOperationException e)
         {
-            return false;
+            return e.Message.Split('\n')[0];
         }
     }
 
