@@ -279,6 +279,7 @@ public sealed partial class ConclaveMember
 
     private void ApplyNormal(in Entry entry)
     {
+        Failpoints.Hit(Failpoint.BeforeApply);
         var result = _sm.Apply(entry);
         switch (result)
         {
@@ -301,6 +302,7 @@ public sealed partial class ConclaveMember
                 }
                 break;
         }
+        Failpoints.Hit(Failpoint.AfterApply);
         var requestId = PeerFrames.PeekRequestId(entry.Data.Span);
         if (requestId != 0 && _waiters.TryRemove(requestId, out var w))
         {
@@ -489,7 +491,7 @@ public sealed partial class ConclaveMember
                 BinaryPrimitives.WriteInt32LittleEndian(content, header.Length);
                 header.CopyTo(content.AsSpan(4));
                 file.CopyTo(content.AsSpan(4 + header.Length));
-                var r = await _transport.SendTransferAsync(m.To, new MemoryStream(content, writable: false), _stop.Token);
+                var r = await _transport.SendTransferAsync(m.To, Failpoints.OnSnapshotSend(new MemoryStream(content, writable: false)), _stop.Token);
                 failed = r.Status != TransferStatus.Delivered;
                 outcome = r.Status.ToString();
             }

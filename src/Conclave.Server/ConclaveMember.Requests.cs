@@ -391,6 +391,7 @@ public sealed partial class ConclaveMember
             {
                 _snapshotGate.Release();
             }
+            Failpoints.Hit(Failpoint.SnapshotInstall);
             Post(new StepInput(m with { Snapshot = new Snapshot(metadata, ReadOnlyMemory<byte>.Empty) }));
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or Storage.Snapshots.SnapshotCorruptException)
@@ -409,6 +410,7 @@ public sealed partial class ConclaveMember
             {
                 yield break;
             }
+            Failpoints.Hit(Failpoint.SnapshotReceive);
             yield return buffer.AsMemory(0, n);
             if (n < buffer.Length)
             {

@@ -164,7 +164,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         }
         var memberDir = Path.Combine(options.DataDir, "member");
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));
-        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes });
+        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes, Failpoints = Failpoints.Wal });
         var wal = opened.Log;
         var log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         try
@@ -204,6 +204,12 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                 if (snapshot is not null)
                 {
                     sm.Restore(new MemoryStream(snapshot.Data.ToArray(), writable: false));
+                }
+                if (snapshot is not null && snapshot.Metadata.Index > opened.Snapshot.Index)
+                {
+                    // A leader's snapshot made durable in the store just before a crash, which the
+                    // WAL never recorded: record it now, or the WAL refuses the entries after it.
+                    await wal.SaveSnapshotMarkerAsync(snapshot.Metadata.Index, snapshot.Metadata.Term, ct);
                 }
                 how = "restarted from its data dir";
             }

@@ -2,7 +2,7 @@ using System.Globalization;
 using Conclave.Robustness;
 
 // dotnet run -c Release --project tests/Conclave.Robustness -- --target etcd|conclave --members 3 --duration 60s --seed N
-//     [--clients 4] [--keys 4] [--conclave-dll PATH]
+//     [--clients 4] [--keys 4] [--conclave-dll PATH] [--faults all|default|Kind,Kind...]
 // Bounded: stops after --duration of faults plus the final checks. Exit code 1 on a violation, 2 on bad arguments, 3 on Ctrl+C.
 var options = new RunOptions();
 try
@@ -19,15 +19,22 @@ try
             "--clients" => options with { Clients = int.Parse(value, CultureInfo.InvariantCulture) },
             "--keys" => options with { Keys = int.Parse(value, CultureInfo.InvariantCulture) },
             "--conclave-dll" => options with { ConclaveDll = value },
+            "--faults" => options with { Faults = Conclave.Robustness.Faults.FaultKinds.Parse(value) },
             _ => throw new ArgumentException($"unknown option {args[i]}"),
         };
         i++;
+    }
+
+    if (options.Target != TargetKind.Conclave && options.Faults?.FirstOrDefault(Conclave.Robustness.Faults.FaultKinds.NeedsConclave) is { } conclaveOnly
+        && Conclave.Robustness.Faults.FaultKinds.NeedsConclave(conclaveOnly))
+    {
+        throw new ArgumentException($"--faults {conclaveOnly} needs --target conclave (it uses Conclave's server failpoints)");
     }
 }
 catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
 {
     Console.Error.WriteLine($"robustness: {e.Message}");
-    Console.Error.WriteLine("usage: --target etcd|conclave --members 3 --duration 60s --seed N [--clients 4] [--keys 4] [--conclave-dll PATH]");
+    Console.Error.WriteLine("usage: --target etcd|conclave --members 3 --duration 60s --seed N [--clients 4] [--keys 4] [--conclave-dll PATH] [--faults all|default|Kind,Kind...]");
     return 2;
 }
 

@@ -40,10 +40,16 @@ public sealed record RunOptions
     /// <summary>Conclave only: the conclave.dll to run.</summary>
     public string? ConclaveDll { get; init; }
 
+    /// <summary>The fault kinds drawn from; null = <see cref="FaultKinds.Default"/>.</summary>
+    public IReadOnlyList<FaultKind>? Faults { get; init; }
+
+    public IReadOnlyList<FaultKind> EffectiveFaults => Faults is { Count: > 0 } faults ? faults : FaultKinds.Default;
+
     /// <summary>The one command that repeats this run.</summary>
     public string ReproduceCommand =>
         $"dotnet run -c Release --project tests/Conclave.Robustness -- --target {Target.ToString().ToLowerInvariant()} --members {Members} " +
-        $"--duration {Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s --seed {Seed} --clients {Clients} --keys {Keys}";
+        $"--duration {Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s --seed {Seed} --clients {Clients} --keys {Keys}" +
+        (Faults is { Count: > 0 } ? $" --faults {string.Join(',', Faults)}" : string.Empty);
 }
 
 public sealed record RunReport(
@@ -87,9 +93,10 @@ public static class RobustnessRun
         var random = new Random(options.Seed);
         var violations = new List<string>();
         var faults = new List<FaultRecord>();
+        var settings = FaultKinds.Settings(options.EffectiveFaults, options.Target == TargetKind.Conclave);
         await using ProcessCluster cluster = options.Target == TargetKind.Etcd
-            ? new EtcdCluster(options.Members)
-            : new ConclaveCluster(options.Members, options.ConclaveDll ?? ConclaveCluster.DllPath);
+            ? new EtcdCluster(options.Members, settings)
+            : new ConclaveCluster(options.Members, options.ConclaveDll ?? ConclaveCluster.DllPath, settings);
         await cluster.StartAsync(TimeSpan.FromSeconds(60), cancellationToken);
         log($"started {options.Members} {cluster.Target} members: {string.Join(' ', cluster.ClientUrls)}");
 
@@ -98,11 +105,12 @@ public static class RobustnessRun
         await using var fromStart = new WatchRecorder("watcher-0", cluster.ClientUrls, 0, 1);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var load = workload.RunAsync(stop.Token);
-        var injector = new FaultInjector(cluster, random);
 
         // The second watcher starts later, from the revision of the first answered write, on another member.
         await using var lateHolder = new LateWatcher();
         WatchRecorder? late = null;
+        var compaction = new CompactionGuard(cluster.ClientUrls, [fromStart], violations);
+        using var injector = new FaultInjector(cluster, random, options.EffectiveFaults, compaction);
         try
         {
             var end = started.Elapsed + options.Duration;
@@ -111,7 +119,8 @@ public static class RobustnessRun
                 await Task.Delay(TimeSpan.FromMilliseconds(1000 + random.Next(2000)), cancellationToken);
                 if (late is null && workload.History.FirstOrDefault(op => op.Revision > 0) is { } firstWrite)
                 {
-                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, firstWrite.Revision);
+                    late = lateHolder.Watcher = new WatchRecorder("watcher-1", cluster.ClientUrls, 1, Math.Max(firstWrite.Revision, compaction.FirstWatchable));
+                    compaction.Watchers.Add(late);
                 }
 
                 if (started.Elapsed >= end)
@@ -121,18 +130,43 @@ public static class RobustnessRun
 
                 var kind = injector.Next();
                 var at = started.Elapsed;
-                var (members, recover) = await injector.InjectAsync(kind);
+                IReadOnlyList<int> members;
+                Func<Task> recover;
+                try
+                {
+                    (members, recover) = await injector.InjectAsync(kind);
+                }
+                catch (Exception e) when (e is Grpc.Core.RpcException or TimeoutException)
+                {
+                    violations.Add($"fault: injecting {kind} failed on a cluster that was ready: {e.Message}");
+                    break;
+                }
+
                 var hold = TimeSpan.FromMilliseconds(1500 + random.Next(2500));
                 log($"{at.TotalSeconds,6:0.0}s fault {kind} on [{string.Join(',', members)}] for {hold.TotalSeconds:0.0} s ({workload.Count} ops so far)");
                 await Task.Delay(hold, cancellationToken);
                 log($"{started.Elapsed.TotalSeconds,6:0.0}s before recovery the leader is {(await injector.FindLeaderAsync())?.ToString(CultureInfo.InvariantCulture) ?? "unknown"}; network {cluster.Network.Describe()}");
-                await recover();
-                var recovered = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
-                faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered));
+                try
+                {
+                    await recover();
+                }
+                catch (Exception e) when (e is Grpc.Core.RpcException or TimeoutException)
+                {
+                    violations.Add($"fault: undoing {kind} on [{string.Join(',', members)}] failed: {e.Message}");
+                }
+
+                var notReady = await WaitAllReadyAsync(cluster, RecoveryTimeout, cancellationToken);
+                var recovered = notReady is null;
+                faults.Add(new FaultRecord(kind, members, at.TotalSeconds, hold.TotalSeconds, recovered) { Note = injector.LastNote });
+                if (injector.LastNote is { } note)
+                {
+                    log($"{started.Elapsed.TotalSeconds,6:0.0}s {kind}: {note}");
+                }
+
                 log($"{started.Elapsed.TotalSeconds,6:0.0}s recovered: {recovered} (peer connections cut so far: {cluster.PeerConnectionsCut})");
                 if (!recovered)
                 {
-                    violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone");
+                    violations.Add($"liveness: the cluster did not serve linearizable reads on every member within {RecoveryTimeout.TotalSeconds:0} s after {kind} on [{string.Join(',', members)}] was undone ({notReady})");
                     break;
                 }
             }
@@ -152,17 +186,28 @@ public static class RobustnessRun
 
         await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.KillAsync));
         await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(cluster.RestartAsync));
-        if (!await WaitAllReadyAsync(cluster, TimeSpan.FromSeconds(60), cancellationToken))
+        if (await WaitAllReadyAsync(cluster, TimeSpan.FromSeconds(60), cancellationToken) is { } finalNotReady)
         {
-            violations.Add("liveness: the cluster did not serve linearizable reads on every member within 60 s of the final restart");
+            violations.Add($"liveness: the cluster did not serve linearizable reads on every member within 60 s of the final restart ({finalNotReady})");
         }
 
         await workload.FinalReadsAsync(options.Clients);
-        var history = workload.History;
+        violations.AddRange(injector.Violations);
+
+        // A write refused with NOSPACE did not happen (etcd refuses it before or at apply, on every member alike).
+        var history = workload.History.Select(op => op.Outcome == OpOutcome.Unknown && op.Error == $"{Grpc.Core.StatusCode.ResourceExhausted}: {AdminClient.NoSpaceDetail}"
+            ? op with { Outcome = OpOutcome.Failed }
+            : op).ToList();
+        var refused = history.Where(op => op.Error?.EndsWith(AdminClient.NoSpaceDetail, StringComparison.Ordinal) == true && op.Input.Op is KvOp.Put or KvOp.CompareAndSwap).ToList();
+        if (refused.Count > 0)
+        {
+            log($"{refused.Count} writes were refused with NOSPACE");
+        }
+
         var finalRevision = history.Where(op => op.Outcome == OpOutcome.Ok).Select(op => op.Revision).DefaultIfEmpty(0).Max();
         List<WatchRecord> watchers = [];
         IReadOnlyList<WatchedEvent> finalEvents = [];
-        await using (var reference = new WatchRecorder("reference", cluster.ClientUrls, 0, 1))
+        await using (var reference = new WatchRecorder("reference", cluster.ClientUrls, 0, compaction.FirstWatchable))
         {
             foreach (var watcher in (WatchRecorder?[])[fromStart, late])
             {
@@ -182,7 +227,14 @@ public static class RobustnessRun
                 violations.Add($"liveness: a fresh watch from revision 1 did not reach revision {lastEventRevision} within 20 s");
             }
 
-            finalEvents = reference.Events;
+            // Up to the last compaction the events were saved just before it (CompactionGuard).
+            finalEvents = [.. compaction.EventsBelow, .. reference.Events];
+        }
+
+        var finalValues = finalEvents.Where(e => !e.IsDelete).Select(e => (e.Key, e.Value)).ToHashSet();
+        foreach (var op in refused.Where(op => finalValues.Contains((op.Input.Key, op.Input.Value))))
+        {
+            violations.Add($"nospace: client {op.ClientId}'s {op.Input.Op} of {op.Input.Key}={op.Input.Value} was refused with NOSPACE but is in the final event history");
         }
 
         var verdict = HistoryChecker.Check(history, finalEvents, watchers, new CheckOptions { Timeout = TimeSpan.FromSeconds(120) });
@@ -209,6 +261,51 @@ public static class RobustnessRun
         return report;
     }
 
+    /// <summary>
+    /// Makes a compaction safe for the checks: before the harness compacts at revision R every
+    /// watcher must have seen R (so a reconnect asks for R + 1 or later), and the events up to R
+    /// are read once more from a fresh watch and kept, because after the compaction no watch can
+    /// deliver them (a delete at R itself is gone too: compaction drops tombstones at or below R).
+    /// The final event history is then those events plus a watch from R + 1.
+    /// </summary>
+    private sealed class CompactionGuard(IReadOnlyList<Uri> clientUrls, List<WatchRecorder> watchers, List<string> violations) : IFaultHooks
+    {
+        private readonly List<WatchedEvent> _below = [];
+
+        public List<WatchRecorder> Watchers => watchers;
+
+        /// <summary>The last compaction revision (0 = none).</summary>
+        public long CompactedAt { get; private set; }
+
+        /// <summary>The first revision a new watch may start from and still see every later event.</summary>
+        public long FirstWatchable => CompactedAt + 1;
+
+        public IReadOnlyList<WatchedEvent> EventsBelow => _below;
+
+        public async Task<bool> BeforeCompactionAsync(long revision)
+        {
+            foreach (var watcher in watchers)
+            {
+                if (!await watcher.CatchUpAsync(revision, TimeSpan.FromSeconds(20)))
+                {
+                    violations.Add($"liveness: {watcher.Name} did not see revision {revision} within 20 s (before a compaction)");
+                    return false;
+                }
+            }
+
+            await using var reference = new WatchRecorder($"reference-to-{revision}", clientUrls, 0, FirstWatchable);
+            if (!await reference.CatchUpAsync(revision, TimeSpan.FromSeconds(20)))
+            {
+                violations.Add($"liveness: a fresh watch from revision {FirstWatchable} did not reach revision {revision} within 20 s (before a compaction)");
+                return false;
+            }
+
+            _below.AddRange(reference.Events.Where(e => e.Revision <= revision));
+            CompactedAt = revision;
+            return true;
+        }
+    }
+
     /// <summary>Owns the watcher started mid-run so it stops on every exit path.</summary>
     private sealed class LateWatcher : IAsyncDisposable
     {
@@ -217,17 +314,17 @@ public static class RobustnessRun
         public ValueTask DisposeAsync() => Watcher?.DisposeAsync() ?? ValueTask.CompletedTask;
     }
 
-    /// <summary>True once every member answers a linearizable read; false after <paramref name="timeout"/>.</summary>
-    private static async Task<bool> WaitAllReadyAsync(ProcessCluster cluster, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Null once every member answers a linearizable read; after <paramref name="timeout"/>, why a member did not (the first one found).</summary>
+    private static async Task<string?> WaitAllReadyAsync(ProcessCluster cluster, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
             await Task.WhenAll(Enumerable.Range(0, cluster.Count).Select(m => cluster.WaitReadyAsync(m, timeout, cancellationToken)));
-            return true;
+            return null;
         }
-        catch (InvalidOperationException)
+        catch (InvalidOperationException e)
         {
-            return false;
+            return e.Message.Split('\n')[0];
         }
     }
 
@@ -251,7 +348,7 @@ public static class RobustnessRun
         text.AppendLine("faults:");
         foreach (var fault in report.Faults)
         {
-            text.AppendLine($"  {fault.AtSeconds,6:0.0}s {fault.Kind} [{string.Join(',', fault.Members)}] held {fault.HeldSeconds:0.0} s, recovered {fault.Recovered}");
+            text.AppendLine($"  {fault.AtSeconds,6:0.0}s {fault.Kind} [{string.Join(',', fault.Members)}] held {fault.HeldSeconds:0.0} s, recovered {fault.Recovered}{(fault.Note is null ? string.Empty : $" ({fault.Note})")}");
         }
 
         text.AppendLine("violations:");

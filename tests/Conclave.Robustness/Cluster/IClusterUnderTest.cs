@@ -33,6 +33,18 @@ public interface IClusterUnderTest : IAsyncDisposable
     /// <summary>Starts a killed member again over the same data directory and ports. No-op when it runs.</summary>
     Task RestartAsync(int member);
 
+    /// <summary>
+    /// Like <see cref="RestartAsync(int)"/>, with <paramref name="environment"/> set for this start
+    /// only (e.g. CONCLAVE_FAILPOINTS; a null value removes a variable the cluster sets).
+    /// </summary>
+    Task RestartAsync(int member, IReadOnlyDictionary<string, string?> environment);
+
+    /// <summary>Completes when the member's current process exits.</summary>
+    Task Exited(int member);
+
+    /// <summary>The next output line of <paramref name="member"/> that <paramref name="match"/> accepts (register before causing it).</summary>
+    Task<string> NextLogLineAsync(int member, Func<string, bool> match, CancellationToken cancellationToken);
+
     /// <summary>The member's server id as the etcd response header reports it (learned at start).</summary>
     ulong MemberId(int member);
 

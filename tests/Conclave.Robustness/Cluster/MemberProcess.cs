@@ -17,6 +17,7 @@ internal sealed partial class MemberProcess : IDisposable
     private readonly IReadOnlyList<string> _arguments;
     private readonly Queue<string> _log = new();
     private readonly Lock _lock = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Done)> _lineWaiters = [];
     private Process? _process;
     private bool _paused;
 
@@ -62,7 +63,28 @@ internal sealed partial class MemberProcess : IDisposable
     /// <summary>Task completing when the current process exits (for start-up races).</summary>
     public Task Exited { get; private set; } = Task.CompletedTask;
 
-    public void Start()
+    /// <summary>Environment variables every start sets (a null value removes the variable).</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>
+    /// Completes with the next output line (stdout or stderr) that <paramref name="match"/> accepts,
+    /// from any later process of this member; cancelled with <paramref name="cancellationToken"/>.
+    /// Register before causing the line, or it may be missed.
+    /// </summary>
+    public Task<string> NextLineAsync(Func<string, bool> match, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        cancellationToken.Register(() => done.TrySetCanceled(cancellationToken));
+        lock (_lock)
+        {
+            _lineWaiters.Add((match, done));
+        }
+
+        return done.Task;
+    }
+
+    /// <summary>Starts the process unless it runs; <paramref name="environment"/> is set on top of <see cref="Environment"/> for this start only.</summary>
+    public void Start(IReadOnlyDictionary<string, string?>? environment = null)
     {
         lock (_lock)
         {
@@ -84,9 +106,22 @@ internal sealed partial class MemberProcess : IDisposable
             }
 
             // etcd reads ETCD_* variables as flags; the caller's environment must not change a member.
-            foreach (var variable in startInfo.Environment.Keys.Where(k => k.StartsWith("ETCD_", StringComparison.Ordinal)).ToList())
+            // The same for Conclave's failpoints: only what the harness asks for is armed.
+            foreach (var variable in startInfo.Environment.Keys.Where(k => k.StartsWith("ETCD_", StringComparison.Ordinal) || k == "CONCLAVE_FAILPOINTS").ToList())
             {
                 startInfo.Environment.Remove(variable);
+            }
+
+            foreach (var (name, value) in Environment.Concat(environment ?? new Dictionary<string, string?>()))
+            {
+                if (value is null)
+                {
+                    startInfo.Environment.Remove(name);
+                }
+                else
+                {
+                    startInfo.Environment[name] = value;
+                }
             }
 
             var process = new Process { StartInfo = startInfo };
@@ -161,6 +196,7 @@ internal sealed partial class MemberProcess : IDisposable
             return;
         }
 
+        List<TaskCompletionSource<string>>? matched = null;
         lock (_lock)
         {
             _log.Enqueue(line);
@@ -168,6 +204,21 @@ internal sealed partial class MemberProcess : IDisposable
             {
                 _log.Dequeue();
             }
+
+            for (var i = _lineWaiters.Count - 1; i >= 0; i--)
+            {
+                var (match, done) = _lineWaiters[i];
+                if (done.Task.IsCompleted || match(line))
+                {
+                    _lineWaiters.RemoveAt(i);
+                    (matched ??= []).Add(done);
+                }
+            }
+        }
+
+        foreach (var done in matched ?? [])
+        {
+            done.TrySetResult(line);
         }
     }
 

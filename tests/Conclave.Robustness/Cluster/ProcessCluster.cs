@@ -23,8 +23,10 @@ public abstract class ProcessCluster : IClusterUnderTest
     private readonly DirectoryInfo _root;
     private readonly Uri[] _clientUrls;
 
-    protected ProcessCluster(string target, int count, string fileName, Func<int, IReadOnlyList<string>> extraArguments)
+    /// <param name="settings">Flags every member gets on top of the common ones (e.g. --snapshot-count, --quota-backend-bytes) and its environment.</param>
+    protected ProcessCluster(string target, int count, string fileName, Func<int, IReadOnlyList<string>> extraArguments, ClusterSettings? settings = null)
     {
+        settings ??= new ClusterSettings();
         Target = target;
         Count = count;
         Network = new NetworkConditions(count);
@@ -66,8 +68,9 @@ public abstract class ProcessCluster : IClusterUnderTest
                     "--initial-cluster-token", $"robustness-{Path.GetFileName(_root.FullName)}",
                     "--heartbeat-interval", "100",
                     "--election-timeout", "1000",
+                    .. settings.Flags,
                 ];
-                _members[i] = new MemberProcess(fileName, arguments);
+                _members[i] = new MemberProcess(fileName, arguments) { Environment = settings.Environment };
             }
         }
         catch
@@ -181,6 +184,17 @@ public abstract class ProcessCluster : IClusterUnderTest
         return Task.CompletedTask;
     }
 
+    public Task RestartAsync(int member, IReadOnlyDictionary<string, string?> environment)
+    {
+        _members[member].Start(environment);
+        return Task.CompletedTask;
+    }
+
+    public Task Exited(int member) => _members[member].Exited;
+
+    public Task<string> NextLogLineAsync(int member, Func<string, bool> match, CancellationToken cancellationToken) =>
+        _members[member].NextLineAsync(match, cancellationToken);
+
     private int? ResolveWireId(string wireId)
     {
         lock (_wireIdsLock)
@@ -225,12 +239,23 @@ public abstract class ProcessCluster : IClusterUnderTest
     }
 }
 
+/// <summary>What every member of a <see cref="ProcessCluster"/> gets besides the common flags.</summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Extra flags, the same for every member and target (etcd's names).</summary>
+    public IReadOnlyList<string> Flags { get; init; } = [];
+
+    /// <summary>Environment variables of every start (a restart may add more for itself).</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+}
+
 /// <summary>A real etcd cluster (Debian's `etcd` binary on PATH).</summary>
-public sealed class EtcdCluster(int count) : ProcessCluster(
+public sealed class EtcdCluster(int count, ClusterSettings? settings = null) : ProcessCluster(
     "etcd",
     count,
     EtcdTools.EtcdPath ?? throw new InvalidOperationException("robustness: etcd is not on PATH (Debian etcd-server)"),
-    _ => ["--logger", "zap", "--log-outputs", "stderr"])
+    _ => ["--logger", "zap", "--log-outputs", "stderr"],
+    settings)
 {
 }
 
@@ -238,11 +263,12 @@ public sealed class EtcdCluster(int count) : ProcessCluster(
 /// Conclave: `dotnet &lt;conclave.dll&gt; serve` with etcd's flags. The dll comes from
 /// <see cref="DllPath"/>: CONCLAVE_DLL, else src/Conclave/bin/Release/net10.0/conclave.dll under the repository root.
 /// </summary>
-public sealed class ConclaveCluster(int count, string dllPath) : ProcessCluster(
+public sealed class ConclaveCluster(int count, string dllPath, ClusterSettings? settings = null) : ProcessCluster(
     "conclave",
     count,
     "dotnet",
-    _ => [dllPath, "serve"])
+    _ => [dllPath, "serve"],
+    settings)
 {
     public static string DllPath =>
         Environment.GetEnvironmentVariable("CONCLAVE_DLL") is { Length: > 0 } path
