@@ -33,6 +33,7 @@ public static class EtcdErrorMap
         ServerStatus.LeaderChanged => EtcdErrors.LeaderChanged,
         ServerStatus.Stopped => EtcdErrors.Stopped,
         ServerStatus.RequestTooLarge => EtcdErrors.RequestTooLarge,
+        ServerStatus.TooManyRequests => EtcdErrors.TooManyRequests,
         ServerStatus.MemberNotFound => EtcdErrors.MemberNotFound,
         ServerStatus.MemberExists => EtcdErrors.MemberExists,
         ServerStatus.PeerUrlExists => EtcdErrors.PeerUrlExists,

@@ -85,7 +85,8 @@ public sealed partial class ConclaveMember
                 var r = _node.Propose(p.Data);
                 if (!r.IsAccepted && p.RequestId != 0 && _waiters.TryRemove(p.RequestId, out var w))
                 {
-                    w.Complete(ServerStatus.NoLeader, null);
+                    // member4: a leader refusing a proposal (too much uncommitted, transfer in progress) is "retry later".
+                    w.Complete(r.Status == ProposeStatus.Dropped ? ServerStatus.TooManyRequests : ServerStatus.NoLeader, null);
                 }
                 break;
             case ReadInput read:

@@ -79,7 +79,8 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             PreVote = true,
             CheckQuorum = true,
             RandomSeed = options.RandomSeed,
-            MaxSizePerMsg = 1 << 20,
+            MaxSizePerMsg = ConclaveMemberOptions.RaftMaxSizePerMsg,
+            MaxUncommittedEntriesSize = ConclaveMemberOptions.RaftMaxUncommittedBytes,
             MaxInflightMsgs = 256,
         });
         var hs = storage.InitialState().HardState;
@@ -161,6 +162,10 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         if (options.Transport.LocalId != memberId)
         {
             throw new ArgumentException($"server: the transport is for member {options.Transport.LocalId:x16}, but this member's id is {memberId:x16}", nameof(options));
+        }
+        if (options.Transport.MaxFrameBytes < options.PeerMaxFrameBytes)
+        {
+            throw new ArgumentException($"server: the transport's frame limit ({options.Transport.MaxFrameBytes} bytes) cannot carry a request of --max-request-bytes {options.MaxRequestBytes}; it must be at least {options.PeerMaxFrameBytes} (ConclaveMemberOptions.PeerMaxFrameBytes)", nameof(options));
         }
         var memberDir = Path.Combine(options.DataDir, "member");
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));

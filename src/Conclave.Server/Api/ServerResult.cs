@@ -44,6 +44,9 @@ public enum ServerStatus
     /// <summary>The encoded request is larger than --max-request-bytes (etcd ErrRequestTooLarge).</summary>
     RequestTooLarge,
 
+    /// <summary>The leader holds too many uncommitted entries and refused the proposal; retry later (etcd ErrTooManyRequests).</summary>
+    TooManyRequests,
+
     /// <summary>A request that is malformed in a way the wire decoder could not catch.</summary>
     InvalidArgument,
 

@@ -104,9 +104,10 @@ public static partial class ServeCommand
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         // The command owns shutdown (its token is canceled on Ctrl-C / SIGTERM); the host must not race it.
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
+        var limits = new EtcdLimits { MaxRequestBytes = settings.MaxRequestBytes };
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBytes + (512L * 1024);
+            kestrel.Limits.MaxRequestBodySize = limits.MaxGatewayBodyBytes;
             foreach (var url in settings.ListenClientUrls)
             {
                 kestrel.Listen(ServeSettingsParser.EndPoint(url), o => o.Protocols = HttpProtocols.Http2);
@@ -152,6 +153,7 @@ public static partial class ServeCommand
             {
                 ClusterId = MemberIdentity.ClusterId(settings.InitialClusterToken),
                 LocalId = memberId,
+                MaxFrameBytes = memberOptions.PeerMaxFrameBytes,
                 ListenEndPoint = ServeSettingsParser.EndPoint(settings.ListenPeerUrls[0]),
             },
             TimeProvider.System,
@@ -171,7 +173,7 @@ public static partial class ServeCommand
 
         await using (member.ConfigureAwait(false))
         {
-            builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), new EtcdLimits { MaxRequestBytes = settings.MaxRequestBytes });
+            builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), limits);
             var app = builder.Build();
             app.MapEtcdGrpc();
             app.MapEtcdHttp();
