@@ -40,6 +40,7 @@ public static class EtcdErrorMap
         ServerStatus.MemberNotLearner => EtcdErrors.MemberNotLearner,
         ServerStatus.LearnerNotReady => EtcdErrors.LearnerNotReady,
         ServerStatus.TooManyLearners => EtcdErrors.TooManyLearners,
+        ServerStatus.NotEnoughStartedMembers => EtcdErrors.MemberNotEnoughStarted,
         ServerStatus.NotLeader => EtcdErrors.NotLeader,
         ServerStatus.BadLeaderTransferee => EtcdErrors.BadLeaderTransferee,
         ServerStatus.Unhealthy => EtcdErrors.Unhealthy,

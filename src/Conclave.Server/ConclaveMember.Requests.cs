@@ -296,9 +296,31 @@ public sealed partial class ConclaveMember
                     });
                 }
                 break;
+            case PeerFrames.MemberChangeRequest:
+                if (PeerFrames.TryDecodeMemberChangeRequest(span, out var cid, out var changeOp, out var target))
+                {
+                    var from = frame.From;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var status = await Services.ClusterService.ChangeOnLeaderAsync(this, changeOp, target!, _stop.Token);
+                            _transport.Send(from, PeerFrames.EncodeMemberChangeResponse(cid, (byte)status));
+                        }
+                        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+                        {
+                        }
+                    });
+                }
+                else
+                {
+                    ServerLog.BadFrame(_log, MemberId, frame.From, "bad member change request");
+                }
+                break;
             case PeerFrames.LeaseResponse:
             case PeerFrames.HashResponse:
             case PeerFrames.PromoteResponse:
+            case PeerFrames.MemberChangeResponse:
                 if (span.Length >= 9 && _peerRequests.TryRemove(BinaryPrimitives.ReadUInt64LittleEndian(span[1..]), out var tcs))
                 {
                     tcs.TrySetResult(frame.Payload.ToArray());

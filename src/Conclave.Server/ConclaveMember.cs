@@ -133,6 +133,8 @@ public sealed partial class ConclaveMember : IAsyncDisposable
 
     internal ConclaveMemberOptions Options => _options;
 
+    internal ILogger Log => _log;
+
     internal ResponseHeader Header(long revision) => new(ClusterId, MemberId, revision, _view.Term);
 
     internal ResponseHeader Header() => Header(_sm.Store.CurrentRevision);

@@ -81,6 +81,12 @@ public sealed record ConclaveMemberOptions
         return (int)Math.Clamp(needed, 8L * 1024 * 1024, int.MaxValue);
     }
 
+    /// <summary>
+    /// etcd --strict-reconfig-check: refuse a member add, remove or promote that would leave fewer started,
+    /// or fewer active, voters than a quorum (docs/server.md, Membership).
+    /// </summary>
+    public bool StrictReconfigCheck { get; init; } = true;
+
     /// <summary>etcd --max-txn-ops.</summary>
     public int MaxTxnOps { get; init; } = 128;
 

@@ -46,4 +46,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "member {MemberId:x16} was removed from the cluster")]
     public static partial void Removed(ILogger logger, ulong memberId);
+
+    [LoggerMessage(EventId = 3030, Level = LogLevel.Warning, Message = "member {MemberId:x16}: refused member {Operation} of {Target:x16}: {Status} (strict reconfig check; voters {Voters})")]
+    public static partial void ReconfigRefused(ILogger logger, ulong memberId, string operation, ulong target, string status, string voters);
 }

@@ -57,13 +57,16 @@ public enum ServerStatus
     LearnerNotReady,
     TooManyLearners,
 
+    /// <summary>A membership change would leave fewer started voters than a quorum (etcd ErrNotEnoughStartedMembers).</summary>
+    NotEnoughStartedMembers,
+
     /// <summary>The request needs the leader and this member is not it (etcd ErrNotLeader, e.g. MoveLeader).</summary>
     NotLeader,
 
     /// <summary>The transfer target is not a voting member (etcd ErrBadLeaderTransferee).</summary>
     BadLeaderTransferee,
 
-    /// <summary>The cluster would lose its quorum (etcd ErrUnhealthy on member remove/add).</summary>
+    /// <summary>A membership change would leave fewer active voters than a quorum (etcd ErrUnhealthy on member add/remove).</summary>
     Unhealthy,
 }
 
