@@ -32,6 +32,8 @@ public static class EtcdErrorMap
         ServerStatus.Timeout => EtcdErrors.Timeout,
         ServerStatus.LeaderChanged => EtcdErrors.LeaderChanged,
         ServerStatus.Stopped => EtcdErrors.Stopped,
+        // etcd stops a removed member; its clients see "server stopped" (and fail over to another endpoint).
+        ServerStatus.Removed => EtcdErrors.Stopped,
         ServerStatus.RequestTooLarge => EtcdErrors.RequestTooLarge,
         ServerStatus.TooManyRequests => EtcdErrors.TooManyRequests,
         ServerStatus.MemberNotFound => EtcdErrors.MemberNotFound,

@@ -126,7 +126,10 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     /// <summary>Index of the last entry applied to the state machine.</summary>
     public ulong AppliedIndex => _view.Applied;
 
-    /// <summary>Completes when the member stopped: normally after <see cref="DisposeAsync"/>, or because the loop failed (the task then faults).</summary>
+    /// <summary>
+    /// Completes when the member stopped: normally after <see cref="DisposeAsync"/> or after this member's
+    /// removal from the cluster (<see cref="IsRemoved"/>), or because the loop failed (the task then faults).
+    /// </summary>
     public Task Completion => _loop;
 
     internal KvStateMachine StateMachine => _sm;
@@ -306,7 +309,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         var command = new MemberAttributesCommand(MemberId, _options.Name, _options.ClientUrls.ToList());
         try
         {
-            while (!_stopped)
+            while (Refusal is null)
             {
                 if (_sm.Members.TryGetValue(MemberId, out var known) && known.Name == command.Name && known.ClientUrls.SequenceEqual(command.ClientUrls))
                 {
@@ -317,7 +320,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                     continue;
                 }
                 var (status, _) = await ProposeAsync(command, _stop.Token);
-                if (status == ServerStatus.Ok || status == ServerStatus.Stopped)
+                if (status is ServerStatus.Ok or ServerStatus.Stopped or ServerStatus.Removed)
                 {
                     return;
                 }

@@ -41,6 +41,9 @@ public enum ServerStatus
     /// <summary>The member is shutting down (etcd ErrStopped).</summary>
     Stopped,
 
+    /// <summary>This member applied its own removal from the cluster and no longer serves (etcd answers ErrStopped).</summary>
+    Removed,
+
     /// <summary>The encoded request is larger than --max-request-bytes (etcd ErrRequestTooLarge).</summary>
     RequestTooLarge,
 

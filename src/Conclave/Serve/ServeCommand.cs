@@ -14,8 +14,8 @@ namespace Conclave.Serve;
 /// <summary>
 /// `conclave serve`: runs one member and its etcd front end until Ctrl-C / SIGTERM. gRPC (h2c) on
 /// --listen-client-urls, HTTP/1.1 (/health, /version, /metrics, JSON gateway) on
-/// --listen-metrics-urls, raft peers on --listen-peer-urls. Exit codes: 0 stopped cleanly, 1 the
-/// member failed, 2 bad flags or settings.
+/// --listen-metrics-urls, raft peers on --listen-peer-urls. Exit codes: 0 stopped cleanly (also when
+/// the member was removed from the cluster, as etcd), 1 the member failed, 2 bad flags or settings.
 /// </summary>
 public static partial class ServeCommand
 {
@@ -196,7 +196,12 @@ public static partial class ServeCommand
             using (ct.Register(() => stopped.TrySetResult()))
             {
                 var first = await Task.WhenAny(stopped.Task, member.Completion).ConfigureAwait(false);
-                if (first == member.Completion)
+                if (first == member.Completion && member.IsRemoved && member.Completion.IsCompletedSuccessfully)
+                {
+                    // etcd logs the same and exits 0: restarting on this data dir would only be removed again.
+                    LogRemoved(log, member.MemberId, settings.DataDir);
+                }
+                else if (first == member.Completion)
                 {
                     exitCode = 1;
                     LogMemberStopped(log, member.Completion.Exception?.GetBaseException().Message ?? "member loop ended");
@@ -223,6 +228,9 @@ public static partial class ServeCommand
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Error, Message = "the member stopped: {Problem}")]
     private static partial void LogMemberStopped(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "the member {MemberId:x16} has been permanently removed from the cluster; exiting. The data dir {DataDir} used by this member must be removed before it can join again")]
+    private static partial void LogRemoved(ILogger logger, ulong memberId, string dataDir);
 
     /// <summary>A host lifetime that leaves signals to System.CommandLine (which cancels the command's token).</summary>
     private sealed class CommandLifetime : IHostLifetime
