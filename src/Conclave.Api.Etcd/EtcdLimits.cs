@@ -14,5 +14,11 @@ public sealed record EtcdLimits
     /// the transport, so a slightly oversized request gets etcd's "request is too large" rather than
     /// gRPC's generic size error.
     /// </summary>
-    public int MaxReceiveMessageBytes => MaxRequestBytes + (512 * 1024);
+    public int MaxReceiveMessageBytes => (int)Math.Min(int.MaxValue, MaxRequestBytes + (512L * 1024));
+
+    /// <summary>
+    /// The JSON gateway's body limit: the same request as JSON carries its bytes in base64 (4 bytes per
+    /// 3), plus 64 KiB for field names, so every request gRPC would accept also fits here.
+    /// </summary>
+    public long MaxGatewayBodyBytes => (MaxReceiveMessageBytes * 4L / 3) + (64 * 1024);
 }

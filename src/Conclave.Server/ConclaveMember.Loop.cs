@@ -85,7 +85,7 @@ public sealed partial class ConclaveMember
                 var r = _node.Propose(p.Data);
                 if (!r.IsAccepted && p.RequestId != 0 && _waiters.TryRemove(p.RequestId, out var w))
                 {
-                    w.Complete(ServerStatus.NoLeader, null);
+                    w.Complete(RefusedProposalStatus(r), null); // member4: ConclaveMember.Removal.cs
                 }
                 break;
             case ReadInput read:
@@ -324,7 +324,7 @@ public sealed partial class ConclaveMember
         }
         if (!_confState.Voters.Contains(MemberId) && !_confState.Learners.Contains(MemberId) && !_confState.VotersOutgoing.Contains(MemberId))
         {
-            ServerLog.Removed(_log, MemberId);
+            OnRemoved(); // member4: stop serving (ConclaveMember.Removal.cs)
         }
     }
 

@@ -16,9 +16,9 @@ public sealed partial class ConclaveMember
     /// </summary>
     internal async Task<(ServerStatus Status, ApplyResult? Result)> ProposeAsync(Command command, CancellationToken ct)
     {
-        if (_stopped)
+        if (Refusal is { } refused)
         {
-            return (ServerStatus.Stopped, null);
+            return (refused, null);
         }
         var view = _view;
         if (view.Lead == 0)
@@ -56,9 +56,9 @@ public sealed partial class ConclaveMember
     /// </summary>
     internal async Task<ServerStatus> ReadIndexAsync(CancellationToken ct)
     {
-        if (_stopped)
+        if (Refusal is { } refused)
         {
-            return ServerStatus.Stopped;
+            return refused;
         }
         if (_view.Lead == 0)
         {
@@ -80,12 +80,12 @@ public sealed partial class ConclaveMember
     internal Task<T> InvokeAsync<T>(Func<T> func)
     {
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_stopped)
+        if (Refusal is not null)
         {
             tcs.SetException(new ObjectDisposedException(nameof(ConclaveMember)));
             return tcs.Task;
         }
-        Post(new InvokeInput(() =>
+        var posted = _inputs.Writer.TryWrite(new InvokeInput(() =>
         {
             try
             {
@@ -96,14 +96,19 @@ public sealed partial class ConclaveMember
                 tcs.TrySetException(ex);
             }
         }));
+        if (!posted)
+        {
+            // The loop has ended (disposed, or stopped after this member's removal).
+            tcs.TrySetException(new ObjectDisposedException(nameof(ConclaveMember)));
+        }
         return tcs.Task;
     }
 
     internal async Task<ServerStatus> ProposeConfChangeAsync(ConfChange change, CancellationToken ct)
     {
-        if (_stopped)
+        if (Refusal is { } refused)
         {
-            return ServerStatus.Stopped;
+            return refused;
         }
         if (_view.Lead == 0)
         {
@@ -145,7 +150,7 @@ public sealed partial class ConclaveMember
                 return true;
             }
             var left = deadline - _time.GetUtcNow();
-            if (left <= TimeSpan.Zero || _stopped)
+            if (left <= TimeSpan.Zero || Refusal is not null)
             {
                 return false;
             }
@@ -296,9 +301,31 @@ public sealed partial class ConclaveMember
                     });
                 }
                 break;
+            case PeerFrames.MemberChangeRequest:
+                if (PeerFrames.TryDecodeMemberChangeRequest(span, out var cid, out var changeOp, out var target))
+                {
+                    var from = frame.From;
+                    _ = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            var status = await Services.ClusterService.ChangeOnLeaderAsync(this, changeOp, target!, _stop.Token);
+                            _transport.Send(from, PeerFrames.EncodeMemberChangeResponse(cid, (byte)status));
+                        }
+                        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+                        {
+                        }
+                    });
+                }
+                else
+                {
+                    ServerLog.BadFrame(_log, MemberId, frame.From, "bad member change request");
+                }
+                break;
             case PeerFrames.LeaseResponse:
             case PeerFrames.HashResponse:
             case PeerFrames.PromoteResponse:
+            case PeerFrames.MemberChangeResponse:
                 if (span.Length >= 9 && _peerRequests.TryRemove(BinaryPrimitives.ReadUInt64LittleEndian(span[1..]), out var tcs))
                 {
                     tcs.TrySetResult(frame.Payload.ToArray());

@@ -79,7 +79,8 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             PreVote = true,
             CheckQuorum = true,
             RandomSeed = options.RandomSeed,
-            MaxSizePerMsg = 1 << 20,
+            MaxSizePerMsg = ConclaveMemberOptions.RaftMaxSizePerMsg,
+            MaxUncommittedEntriesSize = ConclaveMemberOptions.RaftMaxUncommittedBytes,
             MaxInflightMsgs = 256,
         });
         var hs = storage.InitialState().HardState;
@@ -125,12 +126,17 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     /// <summary>Index of the last entry applied to the state machine.</summary>
     public ulong AppliedIndex => _view.Applied;
 
-    /// <summary>Completes when the member stopped: normally after <see cref="DisposeAsync"/>, or because the loop failed (the task then faults).</summary>
+    /// <summary>
+    /// Completes when the member stopped: normally after <see cref="DisposeAsync"/> or after this member's
+    /// removal from the cluster (<see cref="IsRemoved"/>), or because the loop failed (the task then faults).
+    /// </summary>
     public Task Completion => _loop;
 
     internal KvStateMachine StateMachine => _sm;
 
     internal ConclaveMemberOptions Options => _options;
+
+    internal ILogger Log => _log;
 
     internal ResponseHeader Header(long revision) => new(ClusterId, MemberId, revision, _view.Term);
 
@@ -161,6 +167,10 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         if (options.Transport.LocalId != memberId)
         {
             throw new ArgumentException($"server: the transport is for member {options.Transport.LocalId:x16}, but this member's id is {memberId:x16}", nameof(options));
+        }
+        if (options.Transport.MaxFrameBytes < options.PeerMaxFrameBytes)
+        {
+            throw new ArgumentException($"server: the transport's frame limit ({options.Transport.MaxFrameBytes} bytes) cannot carry a request of --max-request-bytes {options.MaxRequestBytes}; it must be at least {options.PeerMaxFrameBytes} (ConclaveMemberOptions.PeerMaxFrameBytes)", nameof(options));
         }
         var memberDir = Path.Combine(options.DataDir, "member");
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));
@@ -305,7 +315,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         var command = new MemberAttributesCommand(MemberId, _options.Name, _options.ClientUrls.ToList());
         try
         {
-            while (!_stopped)
+            while (Refusal is null)
             {
                 if (_sm.Members.TryGetValue(MemberId, out var known) && known.Name == command.Name && known.ClientUrls.SequenceEqual(command.ClientUrls))
                 {
@@ -316,7 +326,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                     continue;
                 }
                 var (status, _) = await ProposeAsync(command, _stop.Token);
-                if (status == ServerStatus.Ok || status == ServerStatus.Stopped)
+                if (status is ServerStatus.Ok or ServerStatus.Stopped or ServerStatus.Removed)
                 {
                     return;
                 }

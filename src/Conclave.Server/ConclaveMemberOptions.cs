@@ -47,8 +47,45 @@ public sealed record ConclaveMemberOptions
     /// <summary>etcd --quota-backend-bytes: above it puts fail and NOSPACE is raised.</summary>
     public long QuotaBytes { get; init; } = 2L * 1024 * 1024 * 1024;
 
-    /// <summary>etcd --max-request-bytes: an encoded command above it is refused with RequestTooLarge.</summary>
+    /// <summary>
+    /// etcd --max-request-bytes: an encoded command above it is refused with RequestTooLarge. The peer
+    /// transport must carry such an entry: give it <see cref="PeerMaxFrameBytes"/>.
+    /// </summary>
     public int MaxRequestBytes { get; init; } = 1536 * 1024;
+
+    /// <summary>
+    /// Entry bytes per raft append message (etcd's MaxSizePerMsg, 1 MiB): entries are batched up to it,
+    /// counted as data + 16 bytes each; a single bigger entry (up to <see cref="MaxRequestBytes"/>) goes alone.
+    /// </summary>
+    public const int RaftMaxSizePerMsg = 1 << 20;
+
+    /// <summary>
+    /// Bytes of entries the leader holds uncommitted before it refuses proposals (TooManyRequests); one
+    /// entry is always accepted. Keeps one Ready, written as one WAL record, far below the WAL's record limit.
+    /// </summary>
+    public const long RaftMaxUncommittedBytes = 128L * 1024 * 1024;
+
+    /// <summary>
+    /// The peer frame limit this member needs (the transport's MaxFrameBytes must be at least this): an
+    /// append message holds one entry of at most <see cref="MaxRequestBytes"/>, or entries counted at most
+    /// <see cref="RaftMaxSizePerMsg"/> whose encoding adds at most 10 bytes each beyond the 16 counted
+    /// (so under twice that), plus the message header; 64 KiB of headroom covers the header and the
+    /// frame's kind bytes. Never below 8 MiB (the transport's default).
+    /// </summary>
+    public int PeerMaxFrameBytes => PeerMaxFrameBytesFor(MaxRequestBytes);
+
+    /// <summary><see cref="PeerMaxFrameBytes"/> for a given --max-request-bytes.</summary>
+    public static int PeerMaxFrameBytesFor(int maxRequestBytes)
+    {
+        var needed = Math.Max((long)maxRequestBytes, 2L * RaftMaxSizePerMsg) + (64 * 1024);
+        return (int)Math.Clamp(needed, 8L * 1024 * 1024, int.MaxValue);
+    }
+
+    /// <summary>
+    /// etcd --strict-reconfig-check: refuse a member add, remove or promote that would leave fewer started,
+    /// or fewer active, voters than a quorum (docs/server.md, Membership).
+    /// </summary>
+    public bool StrictReconfigCheck { get; init; } = true;
 
     /// <summary>etcd --max-txn-ops.</summary>
     public int MaxTxnOps { get; init; } = 128;

@@ -15,6 +15,8 @@ namespace Conclave.Server;
 /// 5 HashResponse   u64 request id | u8 status (0 ok, else failed) | u32 hash | i64 compact revision
 /// 6 PromoteRequest  u64 request id | u64 learner id
 /// 7 PromoteResponse u64 request id | u8 ServerStatus
+/// 8 MemberChangeRequest  u64 request id | u8 op (1 add, 2 remove) | the Member as JSON (Member.Encode)
+/// 9 MemberChangeResponse u64 request id | u8 ServerStatus
 /// </code>
 /// Snapshot transfers (the transport's transfer path) start with u32 length + the raft Snapshot
 /// message (its data empty), followed by the snapshot file's bytes unchanged.
@@ -28,6 +30,11 @@ internal static class PeerFrames
     public const byte HashResponse = 5;
     public const byte PromoteRequest = 6;
     public const byte PromoteResponse = 7;
+    public const byte MemberChangeRequest = 8;
+    public const byte MemberChangeResponse = 9;
+
+    public const byte ChangeAdd = 1;
+    public const byte ChangeRemove = 2;
 
     public const byte OpKeepAlive = 1;
     public const byte OpTimeToLive = 2;
@@ -189,6 +196,41 @@ internal static class PeerFrames
         status = f[9];
         return true;
     }
+
+    public static byte[] EncodeMemberChangeRequest(ulong requestId, byte op, ReadOnlySpan<byte> member)
+    {
+        var f = new byte[1 + 8 + 1 + member.Length];
+        f[0] = MemberChangeRequest;
+        BinaryPrimitives.WriteUInt64LittleEndian(f.AsSpan(1), requestId);
+        f[9] = op;
+        member.CopyTo(f.AsSpan(10));
+        return f;
+    }
+
+    /// <summary>False for a short frame, an unknown op or a member that does not decode.</summary>
+    public static bool TryDecodeMemberChangeRequest(ReadOnlySpan<byte> f, out ulong requestId, out byte op, out StateMachine.Member? member)
+    {
+        requestId = 0;
+        op = 0;
+        member = null;
+        if (f.Length < 11 || f[9] is not (ChangeAdd or ChangeRemove))
+        {
+            return false;
+        }
+        requestId = BinaryPrimitives.ReadUInt64LittleEndian(f[1..]);
+        op = f[9];
+        member = StateMachine.Member.TryDecode(f[10..]);
+        return member is not null;
+    }
+
+    public static byte[] EncodeMemberChangeResponse(ulong requestId, byte status)
+    {
+        var f = EncodePromoteResponse(requestId, status);
+        f[0] = MemberChangeResponse;
+        return f;
+    }
+
+    public static bool TryDecodeMemberChangeResponse(ReadOnlySpan<byte> f, out byte status) => TryDecodePromoteResponse(f, out status);
 
     /// <summary>The request id of an encoded command without decoding it (format: version, kind, LEB128 request id); 0 when absent.</summary>
     public static ulong PeekRequestId(ReadOnlySpan<byte> command)

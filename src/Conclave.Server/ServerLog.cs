@@ -44,6 +44,12 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 3012, Level = LogLevel.Error, Message = "member {MemberId:x16}: HashKV at revision {Revision} differs on member {Peer:x16} ({Hash:x8} here, {PeerHash:x8} there); raising CORRUPT")]
     public static partial void CorruptionDetected(ILogger logger, ulong memberId, long revision, ulong peer, uint hash, uint peerHash);
 
-    [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "member {MemberId:x16} was removed from the cluster")]
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Warning, Message = "member {MemberId:x16}: the member has been permanently removed from the cluster; it stops serving")]
     public static partial void Removed(ILogger logger, ulong memberId);
+
+    [LoggerMessage(EventId = 3030, Level = LogLevel.Warning, Message = "member {MemberId:x16}: refused member {Operation} of {Target:x16}: {Status} (strict reconfig check; voters {Voters})")]
+    public static partial void ReconfigRefused(ILogger logger, ulong memberId, string operation, ulong target, string status, string voters);
+
+    [LoggerMessage(EventId = 3031, Level = LogLevel.Warning, Message = "member {MemberId:x16}: stopped after its removal from the cluster; the data dir used by this member must be removed before it can join again")]
+    public static partial void StoppedAfterRemoval(ILogger logger, ulong memberId);
 }

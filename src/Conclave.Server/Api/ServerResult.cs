@@ -41,8 +41,14 @@ public enum ServerStatus
     /// <summary>The member is shutting down (etcd ErrStopped).</summary>
     Stopped,
 
+    /// <summary>This member applied its own removal from the cluster and no longer serves (etcd answers ErrStopped).</summary>
+    Removed,
+
     /// <summary>The encoded request is larger than --max-request-bytes (etcd ErrRequestTooLarge).</summary>
     RequestTooLarge,
+
+    /// <summary>The leader holds too many uncommitted entries and refused the proposal; retry later (etcd ErrTooManyRequests).</summary>
+    TooManyRequests,
 
     /// <summary>A request that is malformed in a way the wire decoder could not catch.</summary>
     InvalidArgument,
@@ -54,13 +60,16 @@ public enum ServerStatus
     LearnerNotReady,
     TooManyLearners,
 
+    /// <summary>A membership change would leave fewer started voters than a quorum (etcd ErrNotEnoughStartedMembers).</summary>
+    NotEnoughStartedMembers,
+
     /// <summary>The request needs the leader and this member is not it (etcd ErrNotLeader, e.g. MoveLeader).</summary>
     NotLeader,
 
     /// <summary>The transfer target is not a voting member (etcd ErrBadLeaderTransferee).</summary>
     BadLeaderTransferee,
 
-    /// <summary>The cluster would lose its quorum (etcd ErrUnhealthy on member remove/add).</summary>
+    /// <summary>A membership change would leave fewer active voters than a quorum (etcd ErrUnhealthy on member add/remove).</summary>
     Unhealthy,
 }
 

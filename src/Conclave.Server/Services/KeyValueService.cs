@@ -10,6 +10,10 @@ internal sealed class KeyValueService(ConclaveMember member) : IKeyValueApi
     public async Task<ServerResult<RangeResult>> RangeAsync(RangeRequest request, bool serializable, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (member.LocalReadRefusal is { } refused)
+        {
+            return new(refused, member.Header(), null);
+        }
         if (!serializable)
         {
             var status = await member.ReadIndexAsync(ct);
@@ -34,6 +38,10 @@ internal sealed class KeyValueService(ConclaveMember member) : IKeyValueApi
         if (!IsReadOnly(request))
         {
             return await ProposeAsync<TxnApplied>(member, new TxnCommand(request), ct);
+        }
+        if (member.LocalReadRefusal is { } refused)
+        {
+            return new(refused, member.Header(), null);
         }
         // A txn of ranges only is a read: no log entry. It runs on the loop, the store's one writer,
         // because the store evaluates a txn inside a write transaction (that commits nothing here).

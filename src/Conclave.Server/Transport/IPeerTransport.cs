@@ -22,6 +22,12 @@ public interface IPeerTransport : IAsyncDisposable
     ulong LocalId { get; }
 
     /// <summary>
+    /// The frame limit in bytes: <see cref="Send"/> refuses a payload longer than this minus one (the
+    /// transport's kind byte), and a peer may send nothing bigger. <see cref="int.MaxValue"/> = no limit.
+    /// </summary>
+    int MaxFrameBytes { get; }
+
+    /// <summary>
     /// Frames received from peers, in per-peer order. The payload arrays belong to the reader.
     /// The channel completes after <see cref="StopAsync"/>. A reader that falls behind pushes back
     /// on the senders (their queues fill and drop), never grows memory without bound.

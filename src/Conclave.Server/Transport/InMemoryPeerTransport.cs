@@ -35,6 +35,9 @@ public sealed class InMemoryPeerTransport : IPeerTransport
 
     public ulong LocalId { get; }
 
+    /// <summary>Frames are handed over in memory: no limit.</summary>
+    public int MaxFrameBytes => int.MaxValue;
+
     public ChannelReader<InboundFrame> Inbound => _inbound.Reader;
 
     public ChannelReader<PeerStatus> Status => _status.Reader;

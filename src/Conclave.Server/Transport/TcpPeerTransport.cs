@@ -60,6 +60,8 @@ public sealed class TcpPeerTransport : IPeerTransport
 
     public ulong LocalId => Options.LocalId;
 
+    public int MaxFrameBytes => Options.MaxFrameBytes;
+
     /// <summary>The bound listening address (with the real port when the options asked for port 0); null before start.</summary>
     public IPEndPoint? LocalEndPoint { get; private set; }
 

@@ -14,8 +14,8 @@ namespace Conclave.Serve;
 /// <summary>
 /// `conclave serve`: runs one member and its etcd front end until Ctrl-C / SIGTERM. gRPC (h2c) on
 /// --listen-client-urls, HTTP/1.1 (/health, /version, /metrics, JSON gateway) on
-/// --listen-metrics-urls, raft peers on --listen-peer-urls. Exit codes: 0 stopped cleanly, 1 the
-/// member failed, 2 bad flags or settings.
+/// --listen-metrics-urls, raft peers on --listen-peer-urls. Exit codes: 0 stopped cleanly (also when
+/// the member was removed from the cluster, as etcd), 1 the member failed, 2 bad flags or settings.
 /// </summary>
 public static partial class ServeCommand
 {
@@ -104,9 +104,10 @@ public static partial class ServeCommand
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         // The command owns shutdown (its token is canceled on Ctrl-C / SIGTERM); the host must not race it.
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
+        var limits = new EtcdLimits { MaxRequestBytes = settings.MaxRequestBytes };
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = settings.MaxRequestBytes + (512L * 1024);
+            kestrel.Limits.MaxRequestBodySize = limits.MaxGatewayBodyBytes;
             foreach (var url in settings.ListenClientUrls)
             {
                 kestrel.Listen(ServeSettingsParser.EndPoint(url), o => o.Protocols = HttpProtocols.Http2);
@@ -152,6 +153,7 @@ public static partial class ServeCommand
             {
                 ClusterId = MemberIdentity.ClusterId(settings.InitialClusterToken),
                 LocalId = memberId,
+                MaxFrameBytes = memberOptions.PeerMaxFrameBytes,
                 ListenEndPoint = ServeSettingsParser.EndPoint(settings.ListenPeerUrls[0]),
             },
             TimeProvider.System,
@@ -171,7 +173,7 @@ public static partial class ServeCommand
 
         await using (member.ConfigureAwait(false))
         {
-            builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), new EtcdLimits { MaxRequestBytes = settings.MaxRequestBytes });
+            builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), limits);
             var app = builder.Build();
             app.MapEtcdGrpc();
             app.MapEtcdHttp();
@@ -194,7 +196,12 @@ public static partial class ServeCommand
             using (ct.Register(() => stopped.TrySetResult()))
             {
                 var first = await Task.WhenAny(stopped.Task, member.Completion).ConfigureAwait(false);
-                if (first == member.Completion)
+                if (first == member.Completion && member.IsRemoved && member.Completion.IsCompletedSuccessfully)
+                {
+                    // etcd logs the same and exits 0: restarting on this data dir would only be removed again.
+                    LogRemoved(log, member.MemberId, settings.DataDir);
+                }
+                else if (first == member.Completion)
                 {
                     exitCode = 1;
                     LogMemberStopped(log, member.Completion.Exception?.GetBaseException().Message ?? "member loop ended");
@@ -221,6 +228,9 @@ public static partial class ServeCommand
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Error, Message = "the member stopped: {Problem}")]
     private static partial void LogMemberStopped(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "the member {MemberId:x16} has been permanently removed from the cluster; exiting. The data dir {DataDir} used by this member must be removed before it can join again")]
+    private static partial void LogRemoved(ILogger logger, ulong memberId, string dataDir);
 
     /// <summary>A host lifetime that leaves signals to System.CommandLine (which cancels the command's token).</summary>
     private sealed class CommandLifetime : IHostLifetime
