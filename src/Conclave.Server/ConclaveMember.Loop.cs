@@ -170,7 +170,15 @@ public sealed partial class ConclaveMember
         _node.ReadIndex(context);
     }
 
-    /// <summary>One Ready, in the order of its contract (docs/raft.md).</summary>
+    /// <summary>
+    /// One Ready, in the order of its contract (docs/raft.md), pipelined: the WAL writer thread
+    /// persists this Ready's entries and hard state while the loop applies its committed entries
+    /// (which the core only hands out once they are durable on this member, so they never depend
+    /// on this Ready's write) and answers the reads they satisfy. Messages that promise durable
+    /// state go out, and the core learns that the entries are durable (<see cref="RawNode.Advance"/>,
+    /// which is also where a leader counts its own copy), only after the fsync. A snapshot to
+    /// install is persisted and restored before anything else is applied.
+    /// </summary>
     private async Task HandleReadyAsync(Ready rd)
     {
         var lead = rd.SoftState?.Lead ?? _lastLead;
@@ -181,6 +189,7 @@ public sealed partial class ConclaveMember
         Send(rd.Messages);
 
         // 2. Persist: snapshot marker (the file itself is already durable), entries + hard state.
+        //    The save is started here and awaited in step 4.
         if (!rd.Snapshot.IsEmpty)
         {
             await _wal.SaveSnapshotMarkerAsync(rd.Snapshot.Metadata.Index, rd.Snapshot.Metadata.Term);
@@ -190,21 +199,14 @@ public sealed partial class ConclaveMember
         {
             _unsavedHardState = rd.HardState;
         }
+        var persist = ValueTask.CompletedTask;
         if (rd.Entries.Count > 0 || rd.MustSync || !rd.Snapshot.IsEmpty)
         {
             // A commit-only hard state change is not worth an fsync on its own: it rides with the
             // next save (a restart may then re-learn the commit index from the leader).
-            await _wal.SaveAsync(_unsavedHardState, rd.Entries);
+            persist = _wal.SaveAsync(_unsavedHardState, rd.Entries);
             _unsavedHardState = HardState.Empty;
         }
-        _storage.Append(rd.Entries);
-        if (!rd.HardState.IsEmpty)
-        {
-            _storage.SetHardState(rd.HardState);
-        }
-
-        // 3. Messages that promise durable state.
-        Send(rd.MessagesAfterPersist);
 
         // Leadership and term changes: callers whose request may be lost learn it now.
         if (term != _lastTerm)
@@ -236,9 +238,12 @@ public sealed partial class ConclaveMember
             }
         }
 
-        // 4. Apply.
+        // 3. Apply (while the WAL writer persists this Ready's entries), then answer the reads
+        //    whose read index is now applied.
         if (!rd.Snapshot.IsEmpty)
         {
+            await persist;
+            persist = ValueTask.CompletedTask;
             await RestoreFromSnapshotAsync(rd.Snapshot.Metadata);
         }
         foreach (var entry in rd.CommittedEntries)
@@ -264,6 +269,16 @@ public sealed partial class ConclaveMember
             }
         }
         CompleteReadyReads();
+
+        // 4. Wait for the fsync; only then the in-memory log may serve the entries to others and
+        //    the messages that promise durable state may leave.
+        await persist;
+        _storage.Append(rd.Entries);
+        if (!rd.HardState.IsEmpty)
+        {
+            _storage.SetHardState(rd.HardState);
+        }
+        Send(rd.MessagesAfterPersist);
 
         // 5. Advance, then publish what other threads may read.
         _node.Advance(rd);
