@@ -25,11 +25,21 @@ public sealed partial class ConclaveMember
     private HardState _unsavedHardState;
     private bool _snapshotWanted;
     private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Entry> _proposals = [];
+    private readonly List<ulong> _proposalIds = [];
+    private long _proposalBytes;
+
+    // A batch of proposals goes to the core as one Propose message: one Append per follower and
+    // one log append for all of them, instead of one per request.
+    private const int MaxProposalBatch = 1024;
+    private const long MaxProposalBatchBytes = 512 * 1024;
 
     /// <summary>
     /// The raft driver: one loop owns the RawNode. Each turn waits for input, drains everything
     /// waiting (proposals, peer messages, ticks, reads...), starts one ReadIndex round for every read
-    /// that arrived in the turn, and then handles Readys until the core has none.
+    /// that arrived in the turn, and then handles Readys until the core has none. Consecutive
+    /// proposals are handed to the core as one batch (in arrival order; the batch is flushed before
+    /// any other input is handled, so the order relative to other inputs is kept).
     /// </summary>
     private async Task LoopAsync()
     {
@@ -41,8 +51,15 @@ public sealed partial class ConclaveMember
             {
                 while (reader.TryRead(out var input))
                 {
+                    if (input is ProposeInput p)
+                    {
+                        AddProposal(p);
+                        continue;
+                    }
+                    FlushProposals();
                     Handle(input);
                 }
+                FlushProposals();
                 if (_pendingReads.Count > 0)
                 {
                     StartReadRound(_pendingReads);
@@ -123,6 +140,45 @@ public sealed partial class ConclaveMember
             case NopInput:
                 break;
         }
+    }
+
+    private void AddProposal(ProposeInput p)
+    {
+        _proposals.Add(new Entry(0, 0, EntryType.Normal, p.Data));
+        _proposalIds.Add(p.RequestId);
+        _proposalBytes += p.Data.Length;
+        if (_proposals.Count >= MaxProposalBatch || _proposalBytes >= MaxProposalBatchBytes)
+        {
+            FlushProposals();
+        }
+    }
+
+    /// <summary>
+    /// Proposes the collected entries with one local Propose message (a leader appends them all and
+    /// sends one Append per follower; a follower forwards them in one message). When the core does
+    /// not take them (no leader, a leadership transfer, too many uncommitted entries), every caller
+    /// of the batch learns NoLeader at once, as a single refused proposal would.
+    /// </summary>
+    private void FlushProposals()
+    {
+        if (_proposals.Count == 0)
+        {
+            return;
+        }
+        var r = _node.Step(new Message { Type = MessageType.Propose, From = MemberId, Entries = _proposals.ToArray() });
+        if (r.Status != StepStatus.Ok)
+        {
+            foreach (var id in _proposalIds)
+            {
+                if (id != 0 && _waiters.TryRemove(id, out var w))
+                {
+                    w.Complete(ServerStatus.NoLeader, null);
+                }
+            }
+        }
+        _proposals.Clear();
+        _proposalIds.Clear();
+        _proposalBytes = 0;
     }
 
     private void OnTick()
