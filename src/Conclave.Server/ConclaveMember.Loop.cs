@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Conclave.Raft;
 using Conclave.Server.Api;
 using Conclave.Server.StateMachine;
@@ -465,12 +466,18 @@ public sealed partial class ConclaveMember
         var index = _sm.AppliedIndex;
         var term = _sm.AppliedTerm;
         var metadata = new SnapshotMetadata(index, term, _confState);
-        using var image = new MemoryStream();
-        _sm.WriteSnapshot(image);
         await _snapshotGate.WaitAsync();
         try
         {
-            await _snapshots.SaveAsync(metadata, image.GetBuffer().AsMemory(0, (int)image.Length));
+            // The image is streamed into the file: it is never whole in memory (at a million keys
+            // it is hundreds of MB, and a MemoryStream's doublings would need up to twice that).
+            // The loop is suspended here, so nothing changes the state machine while it is written.
+            await _snapshots.SaveAsync(metadata, async (stream, token) =>
+            {
+                await using var buffered = new BufferedStream(stream, 1 << 20);
+                _sm.WriteSnapshot(buffered);
+                await buffered.FlushAsync(token);
+            });
         }
         finally
         {
@@ -508,7 +515,10 @@ public sealed partial class ConclaveMember
         {
             throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not the newest file in the snapshot store");
         }
-        _sm.Restore(new MemoryStream(snap.Data.ToArray(), writable: false));
+        // Read in place: the loaded image is not copied a second time.
+        _sm.Restore(MemoryMarshal.TryGetArray(snap.Data, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(snap.Data.ToArray(), writable: false));
         _watchHub.Resync();
         _confState = metadata.ConfState;
         _snapshotIndex = metadata.Index;
@@ -555,12 +565,12 @@ public sealed partial class ConclaveMember
                     return;
                 }
                 var header = MessageCodec.Encode(m with { Snapshot = m.Snapshot! with { Data = ReadOnlyMemory<byte>.Empty } });
-                var file = await File.ReadAllBytesAsync(path, _stop.Token);
-                var content = new byte[4 + header.Length + file.Length];
-                BinaryPrimitives.WriteInt32LittleEndian(content, header.Length);
-                header.CopyTo(content.AsSpan(4));
-                file.CopyTo(content.AsSpan(4 + header.Length));
-                var r = await _transport.SendTransferAsync(m.To, new MemoryStream(content, writable: false), _stop.Token);
+                // Length-prefixed header, then the file streamed from disk (never whole in memory).
+                var prefix = new byte[4 + header.Length];
+                BinaryPrimitives.WriteInt32LittleEndian(prefix, header.Length);
+                header.CopyTo(prefix.AsSpan(4));
+                await using var content = new PrefixedReadStream(prefix, new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan));
+                var r = await _transport.SendTransferAsync(m.To, content, _stop.Token);
                 failed = r.Status != TransferStatus.Delivered;
                 outcome = r.Status.ToString();
             }
