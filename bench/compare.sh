@@ -9,6 +9,10 @@
 #
 # Usage: bench/compare.sh            (defaults below; override any by environment)
 #   ROUNDS=3 DURATION=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
+#   ONLY="put,range-l"   runs only the named workloads.
+#   FILL_KEYS=1000000    after the rounds, fills each system with that many distinct keys of
+#                        256 B (bench/fill.py: transactions of 100 puts) and reports every member's
+#                        peak and current RSS and data size then (the memory comparison).
 # Writes one JSON report per run into RESULTS (default: a new temp dir, printed at the end).
 # Needs: dotnet, etcd (scripts/install-test-deps.sh), jq. Stops every process it started.
 set -euo pipefail
@@ -20,6 +24,8 @@ CLIENTS=${CLIENTS:-16}
 CONNS=${CONNS:-3}
 BASE_PORT=${BASE_PORT:-32379}
 SYSTEMS=${SYSTEMS:-etcd}
+ONLY=${ONLY:-}
+FILL_KEYS=${FILL_KEYS:-0}
 HEARTBEAT_MS=${HEARTBEAT_MS:-100}    # both systems; etcd's defaults
 ELECTION_MS=${ELECTION_MS:-1000}
 RESULTS=${RESULTS:-$(mktemp -d -t conclave-compare-XXXXXX)}
@@ -43,6 +49,14 @@ WORKLOADS=(
     "lease-keepalive|lease-keepalive --clients $CLIENTS --conns $CONNS"
     "lock|lock --clients 4 --conns $CONNS --lock-name cmp-lock/mutex"
 )
+
+if [ -n "$ONLY" ]; then
+    selected=()
+    for workload in "${WORKLOADS[@]}"; do
+        [[ ",$ONLY," == *",${workload%%|*},"* ]] && selected+=("$workload")
+    done
+    WORKLOADS=("${selected[@]}")
+fi
 
 declare -A PIDS=()        # system -> space-separated pids this script started
 declare -A ENDPOINTS=()   # system -> comma-separated host:port of its members
@@ -226,6 +240,25 @@ for system in "${systems[@]}"; do
     FOOTPRINT[$system]="peak RSS per member: $line; data on disk per member: $disk"
 done
 
+# Memory at FILL_KEYS keys: each system is filled the same way, then every member's peak (VmHWM)
+# and current (VmRSS) resident memory and its data dir are read.
+declare -A FILLED=()
+if ((FILL_KEYS > 0)); then
+    for system in "${systems[@]}"; do
+        echo "compare: filling $system with $FILL_KEYS keys" >&2
+        fill=$(bench/fill.py "${ENDPOINTS[$system]}" --keys "$FILL_KEYS" --val-size 256 --txn-ops 100 --threads 8 2>&1 | tail -1 || true)
+        line=""
+        i=0
+        for pid in ${PIDS[$system]}; do
+            mem=$(awk '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { printf "%.0f/%.0f", h / 1024, r / 1024 }' "/proc/$pid/status" 2>/dev/null || echo "?")
+            line+="${line:+  }m$i $mem MB"
+            i=$((i + 1))
+        done
+        disk=$(du -sm "$WORK/$system"-[0-9] 2>/dev/null | awk '{ printf "%s%s MB", (NR > 1 ? " + " : ""), $1 }')
+        FILLED[$system]="peak/current RSS per member: $line; data on disk per member: $disk ($fill)"
+    done
+fi
+
 # Table: per workload and system, medians over the rounds of throughput and of the latency
 # percentiles of the series that matters (watch: event delivery; mixed: reads and writes
 # together by throughput, latency of reads), the total of errors over all rounds, the members'
@@ -310,4 +343,9 @@ fi
 
 echo
 for system in "${systems[@]}"; do echo "$system: ${FOOTPRINT[$system]}"; done
+if ((FILL_KEYS > 0)); then
+    echo
+    echo "memory at $FILL_KEYS keys x 256 B:"
+    for system in "${systems[@]}"; do echo "$system: ${FILLED[$system]}"; done
+fi
 echo "reports: $RESULTS"

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using Conclave.Raft;
 using Conclave.Server.Api;
 using Conclave.Server.StateMachine;
@@ -25,11 +26,21 @@ public sealed partial class ConclaveMember
     private HardState _unsavedHardState;
     private bool _snapshotWanted;
     private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Entry> _proposals = [];
+    private readonly List<ulong> _proposalIds = [];
+    private long _proposalBytes;
+
+    // A batch of proposals goes to the core as one Propose message: one Append per follower and
+    // one log append for all of them, instead of one per request.
+    private const int MaxProposalBatch = 1024;
+    private const long MaxProposalBatchBytes = 512 * 1024;
 
     /// <summary>
     /// The raft driver: one loop owns the RawNode. Each turn waits for input, drains everything
     /// waiting (proposals, peer messages, ticks, reads...), starts one ReadIndex round for every read
-    /// that arrived in the turn, and then handles Readys until the core has none.
+    /// that arrived in the turn, and then handles Readys until the core has none. Consecutive
+    /// proposals are handed to the core as one batch (in arrival order; the batch is flushed before
+    /// any other input is handled, so the order relative to other inputs is kept).
     /// </summary>
     private async Task LoopAsync()
     {
@@ -41,8 +52,15 @@ public sealed partial class ConclaveMember
             {
                 while (reader.TryRead(out var input))
                 {
+                    if (input is ProposeInput p)
+                    {
+                        AddProposal(p);
+                        continue;
+                    }
+                    FlushProposals();
                     Handle(input);
                 }
+                FlushProposals();
                 if (_pendingReads.Count > 0)
                 {
                     StartReadRound(_pendingReads);
@@ -125,6 +143,45 @@ public sealed partial class ConclaveMember
         }
     }
 
+    private void AddProposal(ProposeInput p)
+    {
+        _proposals.Add(new Entry(0, 0, EntryType.Normal, p.Data));
+        _proposalIds.Add(p.RequestId);
+        _proposalBytes += p.Data.Length;
+        if (_proposals.Count >= MaxProposalBatch || _proposalBytes >= MaxProposalBatchBytes)
+        {
+            FlushProposals();
+        }
+    }
+
+    /// <summary>
+    /// Proposes the collected entries with one local Propose message (a leader appends them all and
+    /// sends one Append per follower; a follower forwards them in one message). When the core does
+    /// not take them (no leader, a leadership transfer, too many uncommitted entries), every caller
+    /// of the batch learns NoLeader at once, as a single refused proposal would.
+    /// </summary>
+    private void FlushProposals()
+    {
+        if (_proposals.Count == 0)
+        {
+            return;
+        }
+        var r = _node.Step(new Message { Type = MessageType.Propose, From = MemberId, Entries = _proposals.ToArray() });
+        if (r.Status != StepStatus.Ok)
+        {
+            foreach (var id in _proposalIds)
+            {
+                if (id != 0 && _waiters.TryRemove(id, out var w))
+                {
+                    w.Complete(ServerStatus.NoLeader, null);
+                }
+            }
+        }
+        _proposals.Clear();
+        _proposalIds.Clear();
+        _proposalBytes = 0;
+    }
+
     private void OnTick()
     {
         _node.Tick();
@@ -170,7 +227,15 @@ public sealed partial class ConclaveMember
         _node.ReadIndex(context);
     }
 
-    /// <summary>One Ready, in the order of its contract (docs/raft.md).</summary>
+    /// <summary>
+    /// One Ready, in the order of its contract (docs/raft.md), pipelined: the WAL writer thread
+    /// persists this Ready's entries and hard state while the loop applies its committed entries
+    /// (which the core only hands out once they are durable on this member, so they never depend
+    /// on this Ready's write) and answers the reads they satisfy. Messages that promise durable
+    /// state go out, and the core learns that the entries are durable (<see cref="RawNode.Advance"/>,
+    /// which is also where a leader counts its own copy), only after the fsync. A snapshot to
+    /// install is persisted and restored before anything else is applied.
+    /// </summary>
     private async Task HandleReadyAsync(Ready rd)
     {
         var lead = rd.SoftState?.Lead ?? _lastLead;
@@ -181,6 +246,7 @@ public sealed partial class ConclaveMember
         Send(rd.Messages);
 
         // 2. Persist: snapshot marker (the file itself is already durable), entries + hard state.
+        //    The save is started here and awaited in step 4.
         if (!rd.Snapshot.IsEmpty)
         {
             await _wal.SaveSnapshotMarkerAsync(rd.Snapshot.Metadata.Index, rd.Snapshot.Metadata.Term);
@@ -190,21 +256,14 @@ public sealed partial class ConclaveMember
         {
             _unsavedHardState = rd.HardState;
         }
+        var persist = ValueTask.CompletedTask;
         if (rd.Entries.Count > 0 || rd.MustSync || !rd.Snapshot.IsEmpty)
         {
             // A commit-only hard state change is not worth an fsync on its own: it rides with the
             // next save (a restart may then re-learn the commit index from the leader).
-            await _wal.SaveAsync(_unsavedHardState, rd.Entries);
+            persist = _wal.SaveAsync(_unsavedHardState, rd.Entries);
             _unsavedHardState = HardState.Empty;
         }
-        _storage.Append(rd.Entries);
-        if (!rd.HardState.IsEmpty)
-        {
-            _storage.SetHardState(rd.HardState);
-        }
-
-        // 3. Messages that promise durable state.
-        Send(rd.MessagesAfterPersist);
 
         // Leadership and term changes: callers whose request may be lost learn it now.
         if (term != _lastTerm)
@@ -236,9 +295,12 @@ public sealed partial class ConclaveMember
             }
         }
 
-        // 4. Apply.
+        // 3. Apply (while the WAL writer persists this Ready's entries), then answer the reads
+        //    whose read index is now applied.
         if (!rd.Snapshot.IsEmpty)
         {
+            await persist;
+            persist = ValueTask.CompletedTask;
             await RestoreFromSnapshotAsync(rd.Snapshot.Metadata);
         }
         foreach (var entry in rd.CommittedEntries)
@@ -264,6 +326,16 @@ public sealed partial class ConclaveMember
             }
         }
         CompleteReadyReads();
+
+        // 4. Wait for the fsync; only then the in-memory log may serve the entries to others and
+        //    the messages that promise durable state may leave.
+        await persist;
+        _storage.Append(rd.Entries);
+        if (!rd.HardState.IsEmpty)
+        {
+            _storage.SetHardState(rd.HardState);
+        }
+        Send(rd.MessagesAfterPersist);
 
         // 5. Advance, then publish what other threads may read.
         _node.Advance(rd);
@@ -396,12 +468,18 @@ public sealed partial class ConclaveMember
         var index = _sm.AppliedIndex;
         var term = _sm.AppliedTerm;
         var metadata = new SnapshotMetadata(index, term, _confState);
-        using var image = new MemoryStream();
-        _sm.WriteSnapshot(image);
         await _snapshotGate.WaitAsync();
         try
         {
-            await _snapshots.SaveAsync(metadata, image.GetBuffer().AsMemory(0, (int)image.Length));
+            // The image is streamed into the file: it is never whole in memory (at a million keys
+            // it is hundreds of MB, and a MemoryStream's doublings would need up to twice that).
+            // The loop is suspended here, so nothing changes the state machine while it is written.
+            await _snapshots.SaveAsync(metadata, async (stream, token) =>
+            {
+                await using var buffered = new BufferedStream(stream, 1 << 20);
+                _sm.WriteSnapshot(buffered);
+                await buffered.FlushAsync(token);
+            });
         }
         finally
         {
@@ -439,7 +517,10 @@ public sealed partial class ConclaveMember
         {
             throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not the newest file in the snapshot store");
         }
-        _sm.Restore(new MemoryStream(snap.Data.ToArray(), writable: false));
+        // Read in place: the loaded image is not copied a second time.
+        _sm.Restore(MemoryMarshal.TryGetArray(snap.Data, out var segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(snap.Data.ToArray(), writable: false));
         _watchHub.Resync();
         _confState = metadata.ConfState;
         _snapshotIndex = metadata.Index;
@@ -486,12 +567,12 @@ public sealed partial class ConclaveMember
                     return;
                 }
                 var header = MessageCodec.Encode(m with { Snapshot = m.Snapshot! with { Data = ReadOnlyMemory<byte>.Empty } });
-                var file = await File.ReadAllBytesAsync(path, _stop.Token);
-                var content = new byte[4 + header.Length + file.Length];
-                BinaryPrimitives.WriteInt32LittleEndian(content, header.Length);
-                header.CopyTo(content.AsSpan(4));
-                file.CopyTo(content.AsSpan(4 + header.Length));
-                var r = await _transport.SendTransferAsync(m.To, Failpoints.OnSnapshotSend(new MemoryStream(content, writable: false)), _stop.Token);
+                // Length-prefixed header, then the file streamed from disk (never whole in memory).
+                var prefix = new byte[4 + header.Length];
+                BinaryPrimitives.WriteInt32LittleEndian(prefix, header.Length);
+                header.CopyTo(prefix.AsSpan(4));
+                await using var content = new PrefixedReadStream(prefix, new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan));
+                var r = await _transport.SendTransferAsync(m.To, Failpoints.OnSnapshotSend(content), _stop.Token);
                 failed = r.Status != TransferStatus.Delivered;
                 outcome = r.Status.ToString();
             }

@@ -15,7 +15,9 @@ namespace Conclave.Storage.Mvcc;
 /// </summary>
 internal sealed class KeyHistory
 {
-    private KeyValue[] _revs = new KeyValue[1];
+    // Most keys have one retained revision: it is kept inline (a KeyValue) and an array is only
+    // allocated for a second one. Otherwise a KeyValue[] whose first _count slots are used.
+    private object? _revs;
     private int _count;
 
     public KeyHistory(byte[] key)
@@ -30,23 +32,53 @@ internal sealed class KeyHistory
 
     public int Count => _count;
 
-    public KeyValue this[int index] => _revs[index];
+    public KeyValue this[int index] => At(index);
 
-    public KeyValue? Latest => _count == 0 ? null : _revs[_count - 1];
+    public KeyValue? Latest => _count == 0 ? null : At(_count - 1);
+
+    private KeyValue At(int index) => _revs is KeyValue[] many ? many[index] : (KeyValue)_revs!;
 
     public void Append(KeyValue kv)
     {
-        if (_count == _revs.Length)
+        if (_count == 0)
         {
-            Array.Resize(ref _revs, _count * 2);
+            if (_revs is KeyValue[] empty)
+            {
+                empty[0] = kv;
+            }
+            else
+            {
+                _revs = kv;
+            }
         }
-        _revs[_count++] = kv;
+        else if (_revs is KeyValue one)
+        {
+            _revs = new KeyValue[] { one, kv };
+        }
+        else
+        {
+            var many = (KeyValue[])_revs!;
+            if (_count == many.Length)
+            {
+                Array.Resize(ref many, _count * 2);
+                _revs = many;
+            }
+            many[_count] = kv;
+        }
+        _count++;
     }
 
     /// <summary>Drops every revision after the first <paramref name="count"/> (txn rollback).</summary>
     public void TruncateTo(int count)
     {
-        Array.Clear(_revs, count, _count - count);
+        if (_revs is KeyValue[] many)
+        {
+            Array.Clear(many, count, _count - count);
+        }
+        else if (count == 0)
+        {
+            _revs = null;
+        }
         _count = count;
     }
 
@@ -57,12 +89,24 @@ internal sealed class KeyHistory
         {
             return;
         }
-        Array.Copy(_revs, n, _revs, 0, _count - n);
-        Array.Clear(_revs, _count - n, n);
-        _count -= n;
-        if (_count > 0 && _count * 4 < _revs.Length)
+        if (_revs is not KeyValue[] many)
         {
-            Array.Resize(ref _revs, Math.Max(1, _count * 2));
+            // n == _count == 1.
+            _revs = null;
+            _count = 0;
+            return;
+        }
+        Array.Copy(many, n, many, 0, _count - n);
+        Array.Clear(many, _count - n, n);
+        _count -= n;
+        if (_count == 1)
+        {
+            _revs = many[0];
+        }
+        else if (_count > 0 && _count * 4 < many.Length)
+        {
+            Array.Resize(ref many, _count * 2);
+            _revs = many;
         }
     }
 
@@ -70,7 +114,7 @@ internal sealed class KeyHistory
     public int IndexAtOrBefore(long revision)
     {
         // Most reads want the latest revision: check it first, then binary search.
-        if (_count == 0 || _revs[_count - 1].ModRevision <= revision)
+        if (_count == 0 || At(_count - 1).ModRevision <= revision)
         {
             return _count - 1;
         }
@@ -78,7 +122,7 @@ internal sealed class KeyHistory
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            if (_revs[mid].ModRevision <= revision)
+            if (At(mid).ModRevision <= revision)
             {
                 found = mid;
                 lo = mid + 1;
@@ -99,7 +143,7 @@ internal sealed class KeyHistory
         {
             return null;
         }
-        var kv = _revs[i];
+        var kv = At(i);
         return kv.IsTombstone ? null : kv;
     }
 
@@ -110,7 +154,7 @@ internal sealed class KeyHistory
         while (lo <= hi)
         {
             var mid = (lo + hi) >>> 1;
-            var r = _revs[mid];
+            var r = At(mid);
             var c = r.ModRevision != kv.ModRevision ? r.ModRevision.CompareTo(kv.ModRevision) : r.SubRevision.CompareTo(kv.SubRevision);
             if (c == 0)
             {

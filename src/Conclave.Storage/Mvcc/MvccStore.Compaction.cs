@@ -94,12 +94,12 @@ public sealed partial class MvccStore
             // The revision log is only read at revisions ≥ the compaction revision. Dropping an entry is a
             // store of null, so a step trims many more of them than it prunes keys.
             var trimmed = 0;
-            while (st.Log.Count > 0 && st.Log[0].Revision < target && trimmed < maxKeys * 64)
+            while (st.Log.Count > 0 && st.Log.RevisionAt(0) < target && trimmed < maxKeys * 64)
             {
                 st.Log.RemoveFirst();
                 trimmed++;
             }
-            var logDone = st.Log.Count == 0 || st.Log[0].Revision >= target;
+            var logDone = st.Log.Count == 0 || st.Log.RevisionAt(0) >= target;
             if (st.PruneKeysDone && logDone)
             {
                 st.PruneTarget = -1;

@@ -171,15 +171,9 @@ public sealed partial class MvccStore
         log.Sort((a, b) => a.Kv.ModRevision != b.Kv.ModRevision
             ? a.Kv.ModRevision.CompareTo(b.Kv.ModRevision)
             : a.Kv.SubRevision.CompareTo(b.Kv.SubRevision));
-        for (var i = 0; i < log.Count;)
+        foreach (var item in log)
         {
-            var j = i;
-            while (j < log.Count && log[j].Kv.ModRevision == log[i].Kv.ModRevision)
-            {
-                j++;
-            }
-            st.Log.Add(new RevisionEntry(log[i].Kv.ModRevision, log.GetRange(i, j - i).ToArray()));
-            i = j;
+            st.Log.Add(item);
         }
 
         _lock.EnterWriteLock();

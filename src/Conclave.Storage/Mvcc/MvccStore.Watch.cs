@@ -59,13 +59,15 @@ public sealed partial class MvccStore
                 var visited = 0;
                 while (i < st.Log.Count && visited < Options.ReadChunkKeys)
                 {
-                    var entry = st.Log[i];
-                    if (entry.Revision > current)
+                    var revision = st.Log.RevisionAt(i);
+                    if (revision > current)
                     {
                         break;
                     }
-                    foreach (var item in entry.Items)
+                    // The changes of one revision are consecutive: take all of them.
+                    for (; i < st.Log.Count && st.Log.RevisionAt(i) == revision; i++)
                     {
+                        ref readonly var item = ref st.Log[i];
                         if (KeyRange.Contains(key.Span, rangeEnd.Span, item.History.Key))
                         {
                             var ev = ToEvent(item, compact);
@@ -75,15 +77,14 @@ public sealed partial class MvccStore
                             }
                         }
                     }
-                    next = entry.Revision + 1;
-                    i++;
+                    next = revision + 1;
                     visited++;
                     if (limit > 0 && events.Count >= limit)
                     {
                         return new EventsResult(MvccStatus.Ok, events, next, compact);
                     }
                 }
-                if (i >= st.Log.Count || st.Log[i].Revision > current)
+                if (i >= st.Log.Count || st.Log.RevisionAt(i) > current)
                 {
                     next = current + 1;
                 }

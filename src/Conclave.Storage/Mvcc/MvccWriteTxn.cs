@@ -192,7 +192,10 @@ public sealed class MvccWriteTxn : IDisposable
         _store.Lock.EnterWriteLock();
         try
         {
-            _st.Log.Add(new RevisionEntry(rev, _log.ToArray()));
+            foreach (var item in _log)
+            {
+                _st.Log.Add(item);
+            }
             _st.CurrentRevision = rev;
         }
         finally

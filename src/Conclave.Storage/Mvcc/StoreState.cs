@@ -3,9 +3,6 @@ namespace Conclave.Storage.Mvcc;
 /// <summary>One retained change of a revision: the key's history and the kv it appended there.</summary>
 internal readonly record struct LogItem(KeyHistory History, KeyValue Kv);
 
-/// <summary>The changes of one revision, in sub-revision order.</summary>
-internal sealed record RevisionEntry(long Revision, LogItem[] Items);
-
 /// <summary>
 /// Everything a store holds. <see cref="MvccStore.Restore"/> builds a new one and swaps it in, so a
 /// reader that captured the old one finishes its read on a state nobody mutates any more.
