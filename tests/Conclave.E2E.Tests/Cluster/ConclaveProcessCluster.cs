@@ -27,6 +27,16 @@ public sealed class ConclaveProcessCluster : IAsyncDisposable
         _extraArguments = extraArguments;
         _root = Directory.CreateTempSubdirectory("conclave-e2e-cluster-");
         Token = $"e2e-{Path.GetFileName(_root.FullName)}";
+        // Last line of defence when the test host exits without disposing: no orphan servers.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        foreach (var member in _members)
+        {
+            member.KillAsync().GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>--initial-cluster-token of this cluster (the cluster id derives from it).</summary>
@@ -192,6 +202,7 @@ public sealed class ConclaveProcessCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
         foreach (var member in _members)
         {
             await member.DisposeAsync();

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;
-using System.Diagnostics;
 using Grpc.Core;
 using Xunit.Abstractions;
 
