@@ -22,7 +22,8 @@ public sealed class ClusterClientTests(ThreeMemberClusterFixture fixture) : ICla
     [EtcdFact]
     public async Task Python_etcd3_on_a_follower_put_get_txn_watch_lease_and_lock()
     {
-        var follower = fixture.Follower;
+        var leader = await fixture.Cluster.WaitForLeaderAsync();
+        var follower = fixture.Cluster.Members.First(m => m != leader);
         var python = new Conclave.Testing.Etcd.PythonEtcd3("127.0.0.1", follower.ClientPort);
 
         var result = (await python.RunAsync("""
@@ -69,7 +70,6 @@ public sealed class ClusterClientTests(ThreeMemberClusterFixture fixture) : ICla
 
             """.ReplaceLineEndings("\n"),
             result.StdOut);
-        Assert.NotEqual(fixture.Leader, follower);
     }
 
     [EtcdFact]
@@ -192,8 +192,13 @@ public sealed class ClusterClientTests(ThreeMemberClusterFixture fixture) : ICla
         var leaseA = (await a.LeaseGrantAsync(new LeaseGrantRequest { TTL = 30 })).ID;
         var leaseB = (await b.LeaseGrantAsync(new LeaseGrantRequest { TTL = 30 })).ID;
 
+        var leaseX = (await b.LeaseGrantAsync(new LeaseGrantRequest { TTL = 30 })).ID;
+
         var campaignA = await a.CampaignAsync("/dnc/elect", leaseA, "a");
         var leaderA = await b.LeaderAsync("/dnc/elect");
+        // While A leads, another campaign cannot return: it runs into its deadline.
+        var blocked = await Assert.ThrowsAnyAsync<Exception>(() => b.CampaignAsync("/dnc/elect", leaseX, "x", deadline: DateTime.UtcNow.AddSeconds(2)));
+        await b.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseX });
         var campaignB = b.CampaignAsync("/dnc/elect", leaseB, "b");
         await a.ProclaimAsync(campaignA.Leader, "a2");
         var proclaimed = await b.LeaderAsync("/dnc/elect");
@@ -205,6 +210,9 @@ public sealed class ClusterClientTests(ThreeMemberClusterFixture fixture) : ICla
         await a.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseA });
         await b.LeaseRevokeAsync(new LeaseRevokeRequest { ID = leaseB });
 
+        Assert.True(
+            blocked is OperationCanceledException || blocked is RpcException { StatusCode: StatusCode.DeadlineExceeded },
+            $"a second Campaign ended with {blocked.GetType().Name}: {blocked.Message}, not its deadline");
         Assert.Equal("a", leaderA.Kv.Value.ToStringUtf8());
         Assert.Equal("a2", proclaimed.Kv.Value.ToStringUtf8());
         Assert.False(completedBeforeResign, "B won the election while A led");

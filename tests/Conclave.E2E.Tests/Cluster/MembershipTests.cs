@@ -34,7 +34,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
             (await ctl.RunAsync("put", $"/mem/k{i:D2}", $"v{i}")).EnsureSuccess();
         }
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: member add --learner");
         // 1. member add --learner: etcdctl prints the environment for the new member.
         var ports = FreePort.Take(3);
         var add = (await ctl.RunAsync("member", "add", "d", "--learner", $"--peer-urls=http://127.0.0.1:{ports[1]}")).EnsureSuccess();
@@ -47,7 +47,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         var listed = (await ctl.RunAsync("member", "list")).EnsureSuccess().StdOut;
         Assert.Contains($"{addedId}, unstarted, , http://127.0.0.1:{ports[1]}, , true", listed, StringComparison.Ordinal);
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: start d");
         // 2. Start it with etcdctl's --initial-cluster and state existing; the leader sends it a snapshot.
         var d = cluster.AddMemberProcess("d", ports, initialCluster);
         d.Start();
@@ -56,7 +56,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         Assert.Equal("v19\n", onLearner.StdOut);
         Assert.Equal(ulong.Parse(addedId, NumberStyles.HexNumber, CultureInfo.InvariantCulture), await ConclaveProcessCluster.MemberIdAsync(d));
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: promote");
         // 3. Promote: refused with LearnerNotReady until the learner is in sync, so retried until it is.
         var promote = await RetryAsync(() => ctl.RunAsync("member", "promote", addedId), "member promote");
         Assert.Contains($"Member {Padded(addedId)} promoted in cluster", promote.StdOut, StringComparison.Ordinal);
@@ -67,7 +67,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         Assert.Contains($"{addedId}, started, d, http://127.0.0.1:{ports[1]}, {d.ClientUrl}, false", listed, StringComparison.Ordinal);
         Assert.Equal(4, Lines(listed).Length);
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: remove a follower");
         // 4. Remove a follower (one of the original three).
         var followerId = ConclaveProcessCluster.Hex(await ConclaveProcessCluster.MemberIdAsync(follower));
         var remove = (await ctl.RunAsync("member", "remove", followerId)).EnsureSuccess();
@@ -84,7 +84,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         var followerKnows = follower.Log.Contains("was removed from the cluster", StringComparison.Ordinal);
         output.WriteLine($"removed follower logged its removal: {followerKnows}; still running: {follower.IsRunning}; a linearizable get on it: exit {removedFollowerServes.ExitCode} {removedFollowerServes.StdOut.Trim()} {removedFollowerServes.StdErr.Trim()}");
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: remove the leader");
         // 5. Remove the leader (etcd allows it); the other two elect a leader and take writes.
         var leaderId = await ConclaveProcessCluster.MemberIdAsync(leader);
         var fromLine = leader.LineCount;
@@ -99,7 +99,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         var removedLeaderServes = await leader.Etcdctl().RunAsync(["put", "/mem/from-removed-leader", "x", "--command-timeout=2s"], timeout: TimeSpan.FromSeconds(15));
         output.WriteLine($"removed leader still running: {leader.IsRunning}; a put on it: exit {removedLeaderServes.ExitCode} {removedLeaderServes.StdOut.Trim()} {removedLeaderServes.StdErr.Trim()}");
 
-        output.WriteLine($"{clock.Elapsed}: step");
+        output.WriteLine($"{clock.Elapsed}: checks");
         Assert.Equal("OK\n", put.StdOut);
         Assert.Equal(2, Lines(listed).Length);
         Assert.DoesNotContain(ConclaveProcessCluster.Hex(leaderId), listed, StringComparison.Ordinal);

@@ -12,12 +12,6 @@ public sealed class ThreeMemberClusterFixture : IAsyncLifetime
 
     public ConclaveProcessCluster Cluster => _cluster ?? throw new InvalidOperationException("the cluster was not started");
 
-    /// <summary>The leader when the cluster started.</summary>
-    public ClusterMemberProcess Leader { get; private set; } = null!;
-
-    /// <summary>A member that was a follower when the cluster started.</summary>
-    public ClusterMemberProcess Follower { get; private set; } = null!;
-
     public async Task InitializeAsync()
     {
         if (EtcdTools.IsCi && EtcdTools.MissingReason() is { } reason)
@@ -26,8 +20,6 @@ public sealed class ThreeMemberClusterFixture : IAsyncLifetime
         }
 
         _cluster = await ConclaveProcessCluster.StartAsync(3);
-        Leader = await _cluster.WaitForLeaderAsync();
-        Follower = _cluster.Members.First(m => m != Leader);
     }
 
     public async Task DisposeAsync()
