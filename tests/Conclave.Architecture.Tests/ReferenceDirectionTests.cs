@@ -19,6 +19,7 @@ public sealed class ReferenceDirectionTests
         ["Conclave.Api.ZooKeeper"] = ["Conclave.Server", "Conclave.Storage", "Conclave.Raft"],
         ["Conclave.Api.Consul"] = ["Conclave.Server", "Conclave.Storage", "Conclave.Raft"],
         ["Conclave.Client"] = [],
+        ["Conclave.Client.DistributedLock"] = ["Conclave.Client"],
         ["Conclave"] =
         [
             "Conclave.Api.Etcd", "Conclave.Api.ZooKeeper", "Conclave.Api.Consul", "Conclave.Server",
