@@ -28,23 +28,23 @@ IAsyncDisposable held;
 switch (args[0])
 {
     case "campaign" when args.Length == 5:
-    {
-        var session = await client.GrantKeptLeaseAsync(ttl);
-        var election = new Election(client, args[3], session);
-        await election.CampaignAsync(args[4]);
-        Console.WriteLine($"leader {election.Key} {election.LeaderRevision}");
-        (lost, lostReason, held) = (session.Lost, () => session.LostReason, session);
-        break;
-    }
+        {
+            var session = await client.GrantKeptLeaseAsync(ttl);
+            var election = new Election(client, args[3], session);
+            await election.CampaignAsync(args[4]);
+            Console.WriteLine($"leader {election.Key} {election.LeaderRevision}");
+            (lost, lostReason, held) = (session.Lost, () => session.LostReason, session);
+            break;
+        }
     case "register" when args.Length == 6:
-    {
-        var registry = new ServiceRegistry(client);
-        var registration = await registry.RegisterAsync(
-            new ServiceInstance(args[3], args[4], "127.0.0.1", int.Parse(args[5], CultureInfo.InvariantCulture)), ttl);
-        Console.WriteLine($"registered {registration.Key}");
-        (lost, lostReason, held) = (registration.Lost, () => "lease lost", registration);
-        break;
-    }
+        {
+            var registry = new ServiceRegistry(client);
+            var registration = await registry.RegisterAsync(
+                new ServiceInstance(args[3], args[4], "127.0.0.1", int.Parse(args[5], CultureInfo.InvariantCulture)), ttl);
+            Console.WriteLine($"registered {registration.Key}");
+            (lost, lostReason, held) = (registration.Lost, () => "lease lost", registration);
+            break;
+        }
     default:
         Console.Error.WriteLine($"unknown command or wrong argument count: {string.Join(' ', args)}");
         return 2;

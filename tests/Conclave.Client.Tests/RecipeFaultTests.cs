@@ -217,8 +217,9 @@ public abstract partial class RecipeFaultTests<TFixture>(TFixture fixture, ITest
         await leaderProcess.KillAsync();
         Assert.True(await observed.MoveNextAsync().AsTask().Within($"the observer to see a new leader after the child was killed ({Target})"));
         var takeover = Stopwatch.GetElapsedTime(killedAt);
-        Assert.Equal(("in-test-b", contender.Key), (observed.Current.Value, observed.Current.Key));
+        Assert.Equal(("in-test-b", "fel/" + session.HexId), (observed.Current.Value, observed.Current.Key));
         await campaign.Within("the second contender's campaign to return once it leads");
+        Assert.Equal("fel/" + session.HexId, contender.Key);
         Assert.True(contender.LeaderRevision > long.Parse(elected.Split(' ')[2], CultureInfo.InvariantCulture));
 
         // The child's lease expires at most a TTL after its last renewal; the store then needs an
