@@ -73,7 +73,8 @@ public sealed partial class ConclaveClient
 }
 
 /// <summary>
-/// Keeps a lease alive: renews it every third of its TTL, on any reachable member. When the
+/// Keeps a lease alive: renews it every third of its TTL, on any reachable member (an attempt
+/// that takes longer than a third of the TTL is abandoned for the next member). When the
 /// server says the lease is gone, or no renewal succeeded before the TTL of the last successful
 /// one ran out, <see cref="Lost"/> fires (once) and <see cref="LostReason"/> says why; the
 /// keeper then stops. Disposing stops renewing (and revokes when <see cref="RevokeOnDispose"/>)
@@ -125,8 +126,11 @@ public sealed class LeaseKeeper : IAsyncDisposable
             var sentAt = time.GetUtcNow();
             try
             {
+                // One attempt gets a third of the TTL (at least 1 s, never past the expiry): a member
+                // that hangs — a follower still forwarding to a leader that just died — then leaves
+                // time to renew through another member before the lease runs out.
                 using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                attempt.CancelAfter(remaining);
+                attempt.CancelAfter(TimeSpan.FromTicks(Math.Min(remaining.Ticks, Math.Max((ttl / 3).Ticks, TimeSpan.TicksPerSecond))));
                 await _client.KeepAliveOnceAsync(Id, attempt.Token);
                 expires = sentAt + ttl;
                 await Task.Delay(ttl / 3, time, stop);

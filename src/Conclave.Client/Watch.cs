@@ -123,6 +123,11 @@ public sealed partial class ConclaveClient
             }, cancellationToken);
             return call;
         }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+        {
+            call?.Dispose();
+            throw new OperationCanceledException("the watch was cancelled", e, cancellationToken);
+        }
         catch (Exception e) when (e is ClusterUnavailableException or RpcException or IOException && !cancellationToken.IsCancellationRequested)
         {
             call?.Dispose();

@@ -22,6 +22,7 @@ public sealed class ReferenceDirectionTests
 
         // The outside view of a cluster (selftest, robustness): speaks the wire protocol only.
         ["Conclave.Verification"] = [],
+        ["Conclave.Client.DistributedLock"] = ["Conclave.Client"],
         ["Conclave"] =
         [
             "Conclave.Api.Etcd", "Conclave.Api.ZooKeeper", "Conclave.Api.Consul", "Conclave.Server",

@@ -1,5 +1,7 @@
 using Conclave.Client.Configuration;
+using Conclave.Client.DistributedLock;
 using Conclave.Client.Recipes;
+using Medallion.Threading;
 using Microsoft.Extensions.Configuration;
 
 namespace Conclave.Client.Tests;
@@ -67,6 +69,23 @@ public sealed class DocExampleTests(EtcdFixture fixture)
         }
         // end
         Assert.Equal("me", (await client.GetAsync("report/owner")).Kvs[0].ValueText);
+    }
+
+    [EtcdFact]
+    public async Task DistributedLock_example()
+    {
+        await using var client = new ConclaveClient(Endpoint);
+        // doc:distributedlock
+        IDistributedLockProvider locks = new ConclaveDistributedSynchronizationProvider(client, keyPrefix: "locks/");
+        await using (var handle = await locks.CreateLock("nightly-report").TryAcquireAsync(TimeSpan.FromSeconds(5)))
+        {
+            if (handle is not null)
+            {
+                // we hold "locks/nightly-report"; handle.HandleLostToken fires if we lose it
+            }
+        }
+        // end
+        Assert.Empty((await client.GetPrefixAsync("locks/nightly-report/")).Kvs);
     }
 
     [EtcdFact]

@@ -31,9 +31,9 @@ public sealed class UnitTests
     {
         var compare = Compare.CreateRevision("k") == 42;
         Assert.Equal(("k", 42L), (compare.Proto.Key.ToStringUtf8(), compare.Proto.CreateRevision));
-        Assert.Equal(Api.Etcd.Protocol.Compare.Types.CompareResult.Equal, compare.Proto.Result);
+        Assert.Equal("Equal", compare.Proto.Result.ToString());
         var value = Compare.Value("k") != "v";
-        Assert.Equal(Api.Etcd.Protocol.Compare.Types.CompareResult.NotEqual, value.Proto.Result);
+        Assert.Equal("NotEqual", value.Proto.Result.ToString());
         Assert.Equal("v", value.Proto.Value.ToStringUtf8());
     }
 }

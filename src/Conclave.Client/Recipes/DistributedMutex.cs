@@ -56,7 +56,29 @@ public sealed class DistributedMutex : IAsyncDisposable
     /// If the wait is cancelled the queued key is deleted.
     /// </summary>
     public static async Task<DistributedMutex> AcquireAsync(
-        ConclaveClient client, string name, LeaseKeeper? session = null, long ttlSeconds = 10, CancellationToken cancellationToken = default)
+        ConclaveClient client, string name, LeaseKeeper? session = null, long ttlSeconds = 10, CancellationToken cancellationToken = default) =>
+        await AcquireCoreAsync(client, name, session, ttlSeconds, Timeout.InfiniteTimeSpan, cancellationToken)
+        ?? throw new InvalidOperationException("mutex: an unbounded wait returned without the lock");
+
+    /// <summary>
+    /// Like <see cref="AcquireAsync"/>, but waits at most <paramref name="timeout"/> for the holders
+    /// queued ahead to leave, and returns null (queued key deleted, owned session revoked) when they
+    /// did not. <see cref="TimeSpan.Zero"/> takes the lock only when nobody holds or waits for it;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> waits for ever. The timeout bounds the waiting only:
+    /// granting the lease and queuing the key are requests with the client's own deadlines.
+    /// </summary>
+    public static Task<DistributedMutex?> TryAcquireAsync(
+        ConclaveClient client, string name, TimeSpan timeout, LeaseKeeper? session = null, long ttlSeconds = 10, CancellationToken cancellationToken = default)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "mutex: the timeout must be non-negative or infinite");
+        }
+        return AcquireCoreAsync(client, name, session, ttlSeconds, timeout, cancellationToken);
+    }
+
+    private static async Task<DistributedMutex?> AcquireCoreAsync(
+        ConclaveClient client, string name, LeaseKeeper? session, long ttlSeconds, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var ownsSession = session is null;
         session ??= await client.GrantKeptLeaseAsync(ttlSeconds, cancellationToken);
@@ -70,14 +92,27 @@ public sealed class DistributedMutex : IAsyncDisposable
                 .Else(Op.Get(key))
                 .CommitAsync(cancellationToken);
             var myRevision = queued.Succeeded ? queued.Revision : ((GetResult)queued.Results[0]).Kvs[0].CreateRevision;
+            using var waitLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (timeout != Timeout.InfiniteTimeSpan)
+            {
+                waitLimit.CancelAfter(timeout);
+            }
             try
             {
-                await RecipeSupport.WaitPredecessorsGoneAsync(client, prefix, myRevision - 1, cancellationToken);
+                await RecipeSupport.WaitPredecessorsGoneAsync(client, prefix, myRevision - 1, cancellationToken, waitLimit.Token);
             }
             catch (OperationCanceledException)
             {
-                await client.DeleteAsync(key, cancellationToken: CancellationToken.None);
-                throw;
+                await client.Txn()
+                    .If(Compare.CreateRevision(key) == myRevision)
+                    .Then(Op.Delete(key))
+                    .CommitAsync(CancellationToken.None);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (ownsSession)
+                {
+                    await session.DisposeAsync();
+                }
+                return null;
             }
             var mine = await client.GetAsync(key, cancellationToken: cancellationToken);
             if (mine.Kvs.Count == 0 || mine.Kvs[0].CreateRevision != myRevision)

@@ -23,11 +23,14 @@ internal static class RecipeSupport
     /// <summary>
     /// Waits until no key under <paramref name="prefix"/> has a create revision at most
     /// <paramref name="maxCreateRevision"/>: the keys queued ahead of ours are all gone.
-    /// Returns the revision at which that was seen.
+    /// Returns the revision at which that was seen. <paramref name="waitCancellation"/> (when it
+    /// can be cancelled) bounds only the waiting, not the reads: with it already cancelled the
+    /// queue is still looked at once, so "no one ahead" returns instead of throwing.
     /// </summary>
     public static async Task<long> WaitPredecessorsGoneAsync(
-        ConclaveClient client, string prefix, long maxCreateRevision, CancellationToken cancellationToken)
+        ConclaveClient client, string prefix, long maxCreateRevision, CancellationToken cancellationToken, CancellationToken waitCancellation = default)
     {
+        var wait = waitCancellation.CanBeCanceled ? waitCancellation : cancellationToken;
         while (true)
         {
             var last = await client.GetPrefixAsync(prefix, new GetOptions
@@ -41,7 +44,7 @@ internal static class RecipeSupport
             {
                 return last.Revision;
             }
-            await WaitDeletedAsync(client, last.Kvs[0].Key, last.Revision + 1, cancellationToken);
+            await WaitDeletedAsync(client, last.Kvs[0].Key, last.Revision + 1, wait);
         }
     }
 
