@@ -14,5 +14,12 @@ public static class CliCommands
         root.Subcommands.Add(KvCommands.Watch(global));
         root.Subcommands.Add(TxnCommand.Create(global));
         root.Subcommands.Add(KvCommands.Compact(global));
+        root.Subcommands.Add(LeaseCommands.Create(global));
+        root.Subcommands.Add(LockCommands.Lock(global));
+        root.Subcommands.Add(LockCommands.Elect(global));
+        root.Subcommands.Add(ClusterCommands.Member(global));
+        root.Subcommands.Add(ClusterCommands.Endpoint(global));
+        root.Subcommands.Add(ServiceCommands.Create(global));
+        root.Subcommands.Add(DevClusterCommand.Create());
     }
 }
