@@ -21,13 +21,7 @@ public sealed partial class ReadmeTourTests
         var directory = Directory.CreateTempSubdirectory("conclave-tour-");
         try
         {
-            var bin = Directory.CreateDirectory(Path.Combine(directory.FullName, "bin"));
-            var shim = Path.Combine(bin.FullName, "conclave");
-            await File.WriteAllTextAsync(shim, $"#!/bin/sh\nexec dotnet '{Cli.ConclaveDll}' \"$@\"\n");
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(shim, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            var bin = Shim.Create(directory.FullName);
             var path = Path.Combine(directory.FullName, "tour.sh");
             await File.WriteAllTextAsync(path, "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n" + script);
 
@@ -38,7 +32,7 @@ public sealed partial class ReadmeTourTests
                 UseShellExecute = false,
                 WorkingDirectory = directory.FullName,
             };
-            start.Environment["PATH"] = bin.FullName + ":" + Environment.GetEnvironmentVariable("PATH");
+            start.Environment["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH");
             start.Environment.Remove("CONCLAVE_ENDPOINTS");
             using var bash = Process.Start(start)!;
             var stdout = bash.StandardOutput.ReadToEndAsync();

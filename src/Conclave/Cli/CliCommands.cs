@@ -20,6 +20,8 @@ public static class CliCommands
         root.Subcommands.Add(ClusterCommands.Member(global));
         root.Subcommands.Add(ClusterCommands.Endpoint(global));
         root.Subcommands.Add(ServiceCommands.Create(global));
+        root.Subcommands.Add(SnapshotCommands.Create(global));
         root.Subcommands.Add(DevClusterCommand.Create());
+        root.Subcommands.Add(CompletionCommand.Create());
     }
 }
