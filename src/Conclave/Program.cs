@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Conclave.Bench;
+using Conclave.Cli;
 using Conclave.SelfTest;
 using Conclave.Serve;
 
@@ -8,7 +9,8 @@ namespace Conclave;
 /// <summary>
 /// The `conclave` executable. This file only builds the root command and registers the
 /// subcommands; each subcommand is built by its own class (one folder per command).
-/// Exit codes: 0 success, 1 the command failed, 2 bad command line, 130 interrupted (Ctrl-C).
+/// Exit codes: 0 success, 1 the command failed, 2 bad command line, 3 the cluster is unavailable
+/// or did not answer in time (client commands, docs/cli.md), 130 interrupted (Ctrl-C).
 /// </summary>
 public static class Program
 {
@@ -33,6 +35,7 @@ public static class Program
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(SelfTestCommand.Create());
+        CliCommands.AddTo(root);
         return root;
     }
 }
