@@ -347,7 +347,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
     private async Task<(IReadOnlyList<int>, Func<Task>)> FillToQuotaAsync()
     {
         var all = Enumerable.Range(0, cluster.Count).ToList();
-        var markKey = $"{Workload.KvWorkload.KeyPrefix}nospace-mark";
+        var markKey = $"{Conclave.Verification.Workload.KvWorkload.KeyPrefix}nospace-mark";
         const string fillKey = "fill/nospace";
         await _admin.AnyAsync(m => _admin.PutAsync(m, markKey, ByteString.CopyFromUtf8($"mark-{_sequence}"), AdminTimeout), TimeSpan.FromSeconds(15));
         var value = ByteString.CopyFrom(new byte[256 * 1024]);
