@@ -45,7 +45,8 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, EtcdLimit
             return;
         }
 
-        context.Request.EnableBuffering();
+        // In memory up to the receive limit (the default would spill bodies over 30 KB to a temp file).
+        context.Request.EnableBuffering(bufferThreshold: limits.MaxReceiveMessageBytes + 5);
         var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
         context.Request.Body.Position = 0;
