@@ -34,7 +34,7 @@ public sealed class SelfTestCommandTests(ConclaveFixture fixture) : IClassFixtur
     [Fact]
     public async Task Fails_with_a_linearizability_violation_against_a_server_serving_stale_reads()
     {
-        await using var fake = await StaleReadEtcd.StartAsync();
+        await using var fake = await FakeEtcd.StartAsync(staleReads: true);
 
         var (exitCode, output, error) = await RunAsync("selftest", "--endpoints", fake.Endpoint, "--duration", "2s", "--clients", "1", "--keys", "2", "--seed", "7", "--output", "json");
 
@@ -43,6 +43,32 @@ public sealed class SelfTestCommandTests(ConclaveFixture fixture) : IClassFixtur
         Assert.Equal(SelfTestVerdict.Fail, report.Verdict);
         Assert.Contains(report.Reasons, r => r.StartsWith("linearizability: no linearization", StringComparison.Ordinal));
         Assert.Equal(0, report.Cleanup!.RemainingKeys);
+        Assert.Equal(0, fake.Store.Count);
+    }
+
+    [Fact]
+    public async Task The_same_fake_without_the_bug_passes()
+    {
+        await using var fake = await FakeEtcd.StartAsync(staleReads: false);
+
+        var (exitCode, output, error) = await RunAsync("selftest", "--endpoints", fake.Endpoint, "--duration", "2s", "--clients", "1", "--keys", "2", "--seed", "7", "--output", "json");
+
+        Assert.True(exitCode == 0, $"expected exit code 0 (PASS), got {exitCode}\n{output}\n{error}");
+        Assert.Equal(SelfTestVerdict.Pass, Parse(output, error).Verdict);
+        Assert.Equal(0, fake.Store.Count);
+    }
+
+    [Fact]
+    public async Task A_checker_out_of_budget_gives_undecided_not_a_hang()
+    {
+        await using var fake = await FakeEtcd.StartAsync(staleReads: false);
+        var settings = SelfTestSettings.Create(fake.Endpoint, "1s", clients: 2, keys: 2, prefix: null, seed: 3, output: "json") with { CheckMaxSteps = 1 };
+
+        var report = await new SelfTestRunner(settings).RunAsync(CancellationToken.None).WaitAsync(RunTimeout);
+
+        Assert.Equal(SelfTestVerdict.Undecided, report.Verdict);
+        Assert.Equal(4, report.ExitCode);
+        Assert.Contains(report.Reasons, r => r.StartsWith("linearizability: undecided", StringComparison.Ordinal));
         Assert.Equal(0, fake.Store.Count);
     }
 
@@ -73,7 +99,7 @@ public sealed class SelfTestCommandTests(ConclaveFixture fixture) : IClassFixtur
     [Fact]
     public async Task A_prefix_that_holds_keys_is_refused_and_left_alone()
     {
-        await using var fake = await StaleReadEtcd.StartAsync();
+        await using var fake = await FakeEtcd.StartAsync(staleReads: false);
         fake.Store.Put("mine/precious", "data", 0);
 
         var (exitCode, output, error) = await RunAsync("selftest", "--endpoints", fake.Endpoint, "--prefix", "mine/", "--duration", "1s");

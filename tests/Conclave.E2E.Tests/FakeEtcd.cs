@@ -13,16 +13,17 @@ using Microsoft.Extensions.Logging;
 namespace Conclave.E2E.Tests;
 
 /// <summary>
-/// A tiny in-process etcd v3 server (KV, Watch, Lease; only what `conclave selftest` uses) with
-/// one deliberate bug: a Range of a single key answers the value the key had *before* its latest
-/// write, i.e. it serves a stale read after a newer put was acknowledged. Writes, txn compares,
-/// ranges over a prefix and watches are correct, so the only thing wrong is linearizability.
+/// A tiny in-process etcd v3 server (KV, Watch, Lease; only what `conclave selftest` uses). With
+/// staleReads it has one deliberate bug: a Range of a single key answers the value the key had
+/// *before* its latest write, i.e. it serves a stale read after a newer put was acknowledged.
+/// Writes, txn compares, ranges over a prefix and watches are always correct, so the only thing
+/// wrong is linearizability.
 /// </summary>
-internal sealed class StaleReadEtcd : IAsyncDisposable
+internal sealed class FakeEtcd : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private StaleReadEtcd(WebApplication app, int port, FakeStore store)
+    private FakeEtcd(WebApplication app, int port, FakeStore store)
     {
         _app = app;
         Port = port;
@@ -35,10 +36,10 @@ internal sealed class StaleReadEtcd : IAsyncDisposable
 
     public FakeStore Store { get; }
 
-    public static async Task<StaleReadEtcd> StartAsync()
+    public static async Task<FakeEtcd> StartAsync(bool staleReads)
     {
         var port = FreePort.Take(1)[0];
-        var store = new FakeStore();
+        var store = new FakeStore(staleReads);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(o => o.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http2));
@@ -49,7 +50,7 @@ internal sealed class StaleReadEtcd : IAsyncDisposable
         app.MapGrpcService<WatchService>();
         app.MapGrpcService<LeaseService>();
         await app.StartAsync();
-        return new StaleReadEtcd(app, port, store);
+        return new FakeEtcd(app, port, store);
     }
 
     public async ValueTask DisposeAsync()
@@ -61,7 +62,7 @@ internal sealed class StaleReadEtcd : IAsyncDisposable
     internal sealed record Entry(string Value, long Create, long Mod, long Version, long Lease);
 
     /// <summary>The store: current entries, each key's entry before its latest write, the event log.</summary>
-    internal sealed class FakeStore
+    internal sealed class FakeStore(bool staleReads)
     {
         private readonly Lock _lock = new();
         private readonly SortedDictionary<string, Entry> _current = new(StringComparer.Ordinal);
@@ -100,7 +101,7 @@ internal sealed class StaleReadEtcd : IAsyncDisposable
                 {
                     // The bug: the value before the latest write.
                     var key = request.Key.ToStringUtf8();
-                    var entry = _previous.TryGetValue(key, out var previous) ? previous : _current.GetValueOrDefault(key);
+                    var entry = staleReads && _previous.TryGetValue(key, out var previous) ? previous : _current.GetValueOrDefault(key);
                     if (entry is not null)
                     {
                         response.Kvs.Add(ToKv(key, entry));
