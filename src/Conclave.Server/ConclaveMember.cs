@@ -54,14 +54,16 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     private Task _transferPump = Task.CompletedTask;
     private Task _statusPump = Task.CompletedTask;
 
-    private ConclaveMember(ConclaveMemberOptions options, ulong memberId, WriteAheadLog wal, SnapshotStore snapshots, MemoryStorage storage, KvStateMachine sm, ulong applied, ConfState confState, ulong snapshotIndex)
+    private ConclaveMember(ConclaveMemberOptions options, StoredIdentity identity, WriteAheadLog wal, SnapshotStore snapshots, MemoryStorage storage, KvStateMachine sm, ulong applied, ConfState confState, ulong snapshotIndex)
     {
         _options = options;
         _log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         _time = options.Time;
         _transport = options.Transport;
+        var memberId = identity.MemberId;
         MemberId = memberId;
-        ClusterId = MemberIdentity.ClusterId(options.InitialClusterToken);
+        ClusterId = identity.ClusterId;
+        ClusterToken = identity.ClusterToken;
         _wal = wal;
         _snapshots = snapshots;
         _storage = storage;
@@ -103,6 +105,9 @@ public sealed partial class ConclaveMember : IAsyncDisposable
 
     public ulong ClusterId { get; }
 
+    /// <summary>The cluster token new members' ids derive from: the one stored in the data dir (see <see cref="StoredIdentity"/>).</summary>
+    internal string ClusterToken { get; }
+
     public string Name => _options.Name;
 
     public IKeyValueApi KeyValue { get; }
@@ -142,15 +147,32 @@ public sealed partial class ConclaveMember : IAsyncDisposable
 
     internal ResponseHeader Header() => Header(_sm.Store.CurrentRevision);
 
-    /// <summary>The member id this options record gives (what the transport must be created with).</summary>
-    public static ulong MemberIdOf(ConclaveMemberOptions options)
+    /// <summary>
+    /// The member id this options record gives (what the transport must be created with): the one
+    /// stored in the data dir when it has one, else the one the flags give.
+    /// </summary>
+    public static ulong MemberIdOf(ConclaveMemberOptions options) => IdentityOf(options).MemberId;
+
+    /// <summary>The cluster id (what the transport must be created with), as <see cref="MemberIdOf"/>.</summary>
+    public static ulong ClusterIdOf(ConclaveMemberOptions options) => IdentityOf(options).ClusterId;
+
+    /// <summary>
+    /// The identity of this member: the data dir's (<see cref="StoredIdentity"/>) when it has one, so a
+    /// restart ignores --initial-cluster and --initial-cluster-token as etcd does; else from the flags.
+    /// </summary>
+    public static StoredIdentity IdentityOf(ConclaveMemberOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        return StoredIdentity.Read(options.DataDir) ?? FlagIdentity(options);
+    }
+
+    private static StoredIdentity FlagIdentity(ConclaveMemberOptions options)
+    {
         if (!options.InitialCluster.TryGetValue(options.Name, out var urls))
         {
             throw new ArgumentException($"server: member name '{options.Name}' is not in the initial cluster", nameof(options));
         }
-        return MemberIdentity.MemberId(urls, options.InitialClusterToken);
+        return new StoredIdentity(MemberIdentity.MemberId(urls, options.InitialClusterToken), MemberIdentity.ClusterId(options.InitialClusterToken), options.InitialClusterToken);
     }
 
     /// <summary>
@@ -163,7 +185,9 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     public static async Task<ConclaveMember> StartAsync(ConclaveMemberOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var memberId = MemberIdOf(options);
+        var stored = StoredIdentity.Read(options.DataDir);
+        var identity = stored ?? FlagIdentity(options);
+        var memberId = identity.MemberId;
         if (options.Transport.LocalId != memberId)
         {
             throw new ArgumentException($"server: the transport is for member {options.Transport.LocalId:x16}, but this member's id is {memberId:x16}", nameof(options));
@@ -179,6 +203,19 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         var log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         try
         {
+            if (stored is { } had)
+            {
+                // etcd ignores the initial-cluster flags once the data dir is in use; say so when they disagree.
+                var flags = options.InitialCluster.ContainsKey(options.Name) ? FlagIdentity(options) : (StoredIdentity?)null;
+                if (flags != had)
+                {
+                    ServerLog.FlagsIgnored(log, had.MemberId, had.ClusterId, had.ClusterToken, flags?.MemberId ?? 0, flags?.ClusterId ?? 0, options.InitialClusterToken);
+                }
+            }
+            else
+            {
+                identity.Write(options.DataDir);
+            }
             if (opened.TornTail is { } torn)
             {
                 ServerLog.TornTail(log, memberId, torn.FilePath, torn.Offset);
@@ -243,7 +280,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             {
                 storage.SetHardState(hardState);
             }
-            var member = new ConclaveMember(options, memberId, wal, snapshots, storage, sm, applied, confState, applied);
+            var member = new ConclaveMember(options, identity, wal, snapshots, storage, sm, applied, confState, applied);
             await member.RunAsync(ct);
             ServerLog.Started(log, memberId, member.ClusterId, how, applied);
             return member;
@@ -377,7 +414,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     private void UpdatePeers()
     {
         var peers = new Dictionary<ulong, EndPoint>();
-        if (_sm.Members.Count > 0)
+        if (_sm.Members.Count > 0 || !_options.InitialCluster.ContainsKey(_options.Name))
         {
             foreach (var m in _sm.Members.Values)
             {
@@ -393,7 +430,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             // leader's snapshot arrives.
             foreach (var (_, urls) in _options.InitialCluster)
             {
-                var id = MemberIdentity.MemberId(urls, _options.InitialClusterToken);
+                var id = MemberIdentity.MemberId(urls, ClusterToken);
                 if (id != MemberId && urls.Count > 0)
                 {
                     peers[id] = ToEndPoint(urls[0]);

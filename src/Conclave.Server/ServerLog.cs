@@ -52,4 +52,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 3031, Level = LogLevel.Warning, Message = "member {MemberId:x16}: stopped after its removal from the cluster; the data dir used by this member must be removed before it can join again")]
     public static partial void StoppedAfterRemoval(ILogger logger, ulong memberId);
+
+    [LoggerMessage(EventId = 3032, Level = LogLevel.Warning, Message = "member {MemberId:x16}: the data dir belongs to this member of cluster {ClusterId:x16} (token '{Token}'); --initial-cluster and --initial-cluster-token are ignored on a restart (they give member {FlagMemberId:x16}, cluster {FlagClusterId:x16}, token '{FlagToken}')")]
+    public static partial void FlagsIgnored(ILogger logger, ulong memberId, ulong clusterId, string token, ulong flagMemberId, ulong flagClusterId, string flagToken);
 }

@@ -31,6 +31,12 @@ public sealed class EtcdErrorMapTests
     [InlineData(ServerStatus.RequestTooLarge, StatusCode.InvalidArgument, "etcdserver: request is too large")]
     [InlineData(ServerStatus.MemberNotFound, StatusCode.NotFound, "etcdserver: member not found")]
     [InlineData(ServerStatus.NotLeader, StatusCode.FailedPrecondition, "etcdserver: not leader")]
+    [InlineData(ServerStatus.NotEnoughStartedMembers, StatusCode.FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members")]
+    [InlineData(ServerStatus.Unhealthy, StatusCode.Unavailable, "etcdserver: unhealthy cluster")]
+    [InlineData(ServerStatus.TooManyLearners, StatusCode.FailedPrecondition, "etcdserver: too many learner members in cluster")]
+    [InlineData(ServerStatus.LearnerNotReady, StatusCode.FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader")]
+    [InlineData(ServerStatus.Removed, StatusCode.Unavailable, "etcdserver: server stopped")]
+    [InlineData(ServerStatus.TooManyRequests, StatusCode.ResourceExhausted, "etcdserver: too many requests")]
     public void Known_pairs_match_etcd(ServerStatus status, StatusCode code, string message)
     {
         var error = EtcdErrorMap.ToEtcdError(status);

@@ -35,7 +35,7 @@ internal sealed class ClusterService(ConclaveMember member) : IClusterApi
         {
             return new(ServerStatus.InvalidArgument, member.Header(), null);
         }
-        var id = MemberIdentity.MemberId(peerUrls, member.Options.InitialClusterToken);
+        var id = MemberIdentity.MemberId(peerUrls, member.ClusterToken);
         var added = new StateMachine.Member { Id = id, PeerUrls = peerUrls.ToList(), IsLearner = isLearner };
         var status = CheckAdd(member.StateMachine.Members, added);
         if (status == ServerStatus.Ok)

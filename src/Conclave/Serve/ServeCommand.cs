@@ -147,12 +147,22 @@ public static partial class ServeCommand
             LoggerFactory = loggerFactory,
             Transport = null!,
         };
-        var memberId = ConclaveMember.MemberIdOf(memberOptions);
+        StoredIdentity identity;
+        try
+        {
+            // The data dir's ids when it has them (a restart ignores the initial-cluster flags, as etcd).
+            identity = ConclaveMember.IdentityOf(memberOptions);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            LogStartFailed(log, e.Message);
+            return 1;
+        }
         var transport = new TcpPeerTransport(
             new TcpPeerTransportOptions
             {
-                ClusterId = MemberIdentity.ClusterId(settings.InitialClusterToken),
-                LocalId = memberId,
+                ClusterId = identity.ClusterId,
+                LocalId = identity.MemberId,
                 MaxFrameBytes = memberOptions.PeerMaxFrameBytes,
                 ListenEndPoint = ServeSettingsParser.EndPoint(settings.ListenPeerUrls[0]),
             },
