@@ -34,17 +34,15 @@ public sealed partial class KillLeaderTests(ITestOutputHelper output)
         await using var cluster = await ConclaveProcessCluster.StartAsync(3, "--snapshot-count", "50");
         var members = cluster.Members;
         var clients = members.Select(m => new EtcdClient(m.ClientUrl)).ToArray();
+        using var stop = new CancellationTokenSource();
         try
         {
             var clock = Stopwatch.StartNew();
-            var leader = await cluster.WaitForLeaderAsync();
-            var leaderId = await ConclaveProcessCluster.MemberIdAsync(leader);
             var acked = new ConcurrentDictionary<string, string>();
             var inFlight = new ConcurrentDictionary<string, string>();
             var total = new AckCounter();
             var perWriter = Enumerable.Range(0, Writers + FillWriters).Select(_ => new AckCounter()).ToArray();
             var failures = new ConcurrentBag<string>();
-            using var stop = new CancellationTokenSource();
 
             // Each writer puts unique keys in order; a failed put (dead endpoint, no leader, deadline)
             // is retried with the same key and value on the next endpoint. Acknowledged = answered.
@@ -86,9 +84,15 @@ public sealed partial class KillLeaderTests(ITestOutputHelper output)
             await total.WaitForAsync(200, "200 acknowledged puts before the kill", ConclaveProcessCluster.Patience);
 
             var ackedBeforeKill = perWriter.Select(c => c.Count).ToArray();
+            // The leader now (leadership may have moved since the start on a busy machine).
+            var leader = await cluster.WaitForLeaderAsync();
+            var atKill = await ConclaveProcessCluster.StatusAsync(leader);
+            var leaderId = atKill.Header.MemberId;
             await leader.KillAsync();
             var killedAt = clock.Elapsed;
             var newLeader = await cluster.WaitForLeaderAsync(notLeader: leaderId);
+            var termAfterKill = (await ConclaveProcessCluster.StatusAsync(newLeader)).RaftTerm;
+            Assert.True(termAfterKill > atKill.RaftTerm, $"the new leader's term {termAfterKill} is not past the killed leader's {atKill.RaftTerm}: the killed member was not the leader");
             output.WriteLine($"{clock.Elapsed}: killed leader {leader.Name} at {killedAt} after {total.Count} puts; new leader {newLeader.Name}");
             for (var w = 0; w < Writers; w++)
             {
@@ -121,9 +125,10 @@ public sealed partial class KillLeaderTests(ITestOutputHelper output)
             var installed = await leader.WaitForLineAsync(
                 line => line.Contains("installed the leader's snapshot at index", StringComparison.Ordinal),
                 "the restarted member to install the leader's snapshot", ConclaveProcessCluster.Patience, fromLine);
-            var sent = await newLeader.WaitForLineAsync(
+            // From the new leader, or from the other survivor if the restart caused an election.
+            var sent = await await Task.WhenAny(survivors.Select(s => s.WaitForLineAsync(
                 line => line.Contains("sent snapshot", StringComparison.Ordinal) && line.Contains($"to {leaderId:x16}: Delivered", StringComparison.Ordinal),
-                "the leader to report a snapshot delivered to the restarted member", ConclaveProcessCluster.Patience);
+                "a survivor to report a snapshot delivered to the restarted member", ConclaveProcessCluster.Patience)));
 
             output.WriteLine($"{clock.Elapsed}: {leader.Name} restarted: {installed.Trim()} / {sent.Trim()}");
             var final = await clients[members.ToList().IndexOf(newLeader)].PutAsync("/kill/final", "after-restart");
@@ -137,13 +142,15 @@ public sealed partial class KillLeaderTests(ITestOutputHelper output)
             Assert.Equal("after-restart", Assert.Single(serializable.Kvs).Value.ToStringUtf8());
             Assert.Equal(final.Header.Revision, serializable.Kvs[0].ModRevision);
             Assert.False(status.IsLearner);
-            Assert.Equal(await ConclaveProcessCluster.MemberIdAsync(newLeader), status.Leader);
+            Assert.Equal(await ConclaveProcessCluster.MemberIdAsync(await cluster.WaitForLeaderAsync()), status.Leader);
             await AssertHasEveryAcknowledgedWriteAsync(leader, acked, inFlight);
             output.WriteLine($"{clock.Elapsed}: every acknowledged put is on {leader.Name}");
             Assert.True(acked.Count > CatchUpEntries, $"only {acked.Count} acknowledged puts; installed: {installed}; sent: {sent}");
         }
         finally
         {
+            // Writers still running after a failed assertion stop before their clients go away.
+            await stop.CancelAsync();
             foreach (var client in clients)
             {
                 client.Dispose();
