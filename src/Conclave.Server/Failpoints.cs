@@ -249,8 +249,8 @@ public static class Failpoints
 {
     public const string EnvironmentVariable = "CONCLAVE_FAILPOINTS";
 
-    private static readonly string? _error;
-    private static readonly FailpointPlan? _plan;
+    private static readonly string? LoadError;
+    private static readonly FailpointPlan? ArmedPlan;
 
 #pragma warning disable CA1810 // the environment is read once, with the error kept for the member's start
     static Failpoints()
@@ -262,23 +262,23 @@ public static class Failpoints
             return;
         }
 
-        _plan = FailpointPlan.Parse(text, out _error);
+        ArmedPlan = FailpointPlan.Parse(text, out LoadError);
     }
 
     /// <summary>The armed plan, or null.</summary>
-    public static FailpointPlan? Plan => _plan;
+    public static FailpointPlan? Plan => ArmedPlan;
 
     /// <summary>The hook the member passes to its WAL: null when no WAL point is armed. Throws when CONCLAVE_FAILPOINTS is invalid.</summary>
     internal static IWalFailpoints? Wal
     {
         get
         {
-            if (_error is not null)
+            if (LoadError is not null)
             {
-                throw new InvalidOperationException($"server: {EnvironmentVariable}: {_error}");
+                throw new InvalidOperationException($"server: {EnvironmentVariable}: {LoadError}");
             }
 
-            return _plan is { } plan && plan.Rules.Any(r => r.Point <= Failpoint.WalBeforeRelease) ? WalHook.Instance : null;
+            return ArmedPlan is { } plan && plan.Rules.Any(r => r.Point <= Failpoint.WalBeforeRelease) ? WalHook.Instance : null;
         }
     }
 
@@ -286,7 +286,7 @@ public static class Failpoints
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Hit(Failpoint point)
     {
-        if (_plan is { } plan)
+        if (ArmedPlan is { } plan)
         {
             HitArmed(plan, point);
         }
@@ -297,7 +297,7 @@ public static class Failpoints
     /// otherwise a read-only wrapper that hits it on every read after the first non-empty one.
     /// </summary>
     public static Stream OnSnapshotSend(Stream content) =>
-        _plan?.Rule(Failpoint.SnapshotSend) is null ? content : new SendStream(content);
+        ArmedPlan?.Rule(Failpoint.SnapshotSend) is null ? content : new SendStream(content);
 
     private static void HitArmed(FailpointPlan plan, Failpoint point)
     {
