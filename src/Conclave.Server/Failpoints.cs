@@ -241,7 +241,7 @@ public sealed class FailpointPlan
 /// <summary>
 /// The process-wide failpoints, armed only when the process starts with the environment variable
 /// <c>CONCLAVE_FAILPOINTS</c> (grammar: <see cref="FailpointPlan.Parse"/>, docs/robustness.md).
-/// Unset or empty: nothing is armed and a hit costs one static field read and a null check.
+/// Unset or empty: nothing is armed and a hit costs one static readonly field read and a null check.
 /// An invalid value makes <see cref="Wal"/> (read when a member starts) throw, so the member
 /// refuses to start instead of running with fewer failpoints than asked for.
 /// </summary>
@@ -249,8 +249,8 @@ public static class Failpoints
 {
     public const string EnvironmentVariable = "CONCLAVE_FAILPOINTS";
 
-    private static readonly string? s_error;
-    private static FailpointPlan? s_plan;
+    private static readonly string? LoadError;
+    private static readonly FailpointPlan? ArmedPlan;
 
 #pragma warning disable CA1810 // the environment is read once, with the error kept for the member's start
     static Failpoints()
@@ -262,23 +262,23 @@ public static class Failpoints
             return;
         }
 
-        s_plan = FailpointPlan.Parse(text, out s_error);
+        ArmedPlan = FailpointPlan.Parse(text, out LoadError);
     }
 
     /// <summary>The armed plan, or null.</summary>
-    public static FailpointPlan? Plan => s_plan;
+    public static FailpointPlan? Plan => ArmedPlan;
 
     /// <summary>The hook the member passes to its WAL: null when no WAL point is armed. Throws when CONCLAVE_FAILPOINTS is invalid.</summary>
     internal static IWalFailpoints? Wal
     {
         get
         {
-            if (s_error is not null)
+            if (LoadError is not null)
             {
-                throw new InvalidOperationException($"server: {EnvironmentVariable}: {s_error}");
+                throw new InvalidOperationException($"server: {EnvironmentVariable}: {LoadError}");
             }
 
-            return s_plan is { } plan && plan.Rules.Any(r => r.Point <= Failpoint.WalBeforeRelease) ? WalHook.Instance : null;
+            return ArmedPlan is { } plan && plan.Rules.Any(r => r.Point <= Failpoint.WalBeforeRelease) ? WalHook.Instance : null;
         }
     }
 
@@ -286,7 +286,7 @@ public static class Failpoints
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Hit(Failpoint point)
     {
-        if (s_plan is { } plan)
+        if (ArmedPlan is { } plan)
         {
             HitArmed(plan, point);
         }
@@ -297,10 +297,7 @@ public static class Failpoints
     /// otherwise a read-only wrapper that hits it on every read after the first non-empty one.
     /// </summary>
     public static Stream OnSnapshotSend(Stream content) =>
-        s_plan?.Rule(Failpoint.SnapshotSend) is null ? content : new SendStream(content);
-
-    /// <summary>Arms <paramref name="plan"/> in this process (null disarms). For tests of the points themselves.</summary>
-    internal static void Arm(FailpointPlan? plan) => s_plan = plan;
+        ArmedPlan?.Rule(Failpoint.SnapshotSend) is null ? content : new SendStream(content);
 
     private static void HitArmed(FailpointPlan plan, Failpoint point)
     {

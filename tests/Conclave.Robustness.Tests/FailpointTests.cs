@@ -112,7 +112,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
             Environment = new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = string.Join(';', points.Select(p => $"{FailpointPlan.NameOf(p)}=log@1")) },
         };
         await using var cluster = new ConclaveCluster(3, ConclaveCluster.DllPath, settings);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(300));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(600));
         var fired = points.ToDictionary(
             p => p,
             p => Enumerable.Range(0, 3).Select(m => cluster.NextLogLineAsync(m, line => line.Contains($"failpoint {FailpointPlan.NameOf(p)} fired", StringComparison.Ordinal), timeout.Token).ContinueWith(_ => m, TaskScheduler.Default)).ToList());
@@ -136,7 +136,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
 
         foreach (var (point, waits) in fired)
         {
-            // Every wait ends by the 300 s token at the latest.
+            // Every wait ends by the 600 s token at the latest.
             await Task.WhenAny(waits);
             var member = waits.FirstOrDefault(w => w.IsCompletedSuccessfully)?.Result;
             Assert.True(member is not null, $"failpoint {FailpointPlan.NameOf(point)} was never reported by any member\n{cluster.RecentLog(follower)}");
@@ -151,7 +151,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
 
         // crash = SIGKILL at the point: the process is gone, its last line names the point.
         await cluster.KillAsync(follower);
-        var crashLine = cluster.NextLogLineAsync(follower, line => line.Contains("failpoint afterApply fired", StringComparison.Ordinal), timeout.Token);
+        var crashLine = cluster.NextLogLineAsync(follower, line => line.Contains("failpoint afterApply fired", StringComparison.Ordinal), CancellationToken.None);
         await cluster.RestartAsync(follower, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = "afterApply=crash@20" });
         for (var i = 0; i < 200 && !cluster.Exited(follower).IsCompleted; i++)
         {

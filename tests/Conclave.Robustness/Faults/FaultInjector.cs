@@ -249,7 +249,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
         await cluster.RestartAsync(victim, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = spec });
         await Task.WhenAny(fired, Task.Delay(TimeSpan.FromSeconds(20)));
         LastNote = $"{spec} on member {victim}";
-        return ([victim], async () =>
+        async Task RecoverAsync()
         {
             var crashed = cluster.Exited(victim).IsCompleted;
             await stop.CancelAsync();
@@ -258,7 +258,9 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
             await cluster.KillAsync(victim);
             await cluster.RestartAsync(victim);
             LastNote += didFire ? $": fired{(crashed ? " and crashed" : string.Empty)}" : ": not reached during the hold";
-        });
+        }
+
+        return ([victim], RecoverAsync);
     }
 
     /// <summary>
@@ -287,11 +289,13 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
             }
 
             LastNote = $"{written} puts while member {follower} was down; receiver restarted with {name}=crash@1: {(crashed ? "crashed there" : "no snapshot arrived within 20 s")}";
-            return ([follower], async () =>
+            async Task RestartReceiverAsync()
             {
                 await cluster.KillAsync(follower);
                 await cluster.RestartAsync(follower);
-            });
+            }
+
+            return ([follower], RestartReceiverAsync);
         }
 
         var sends = Enumerable.Range(0, cluster.Count).Where(m => m != follower)
@@ -374,7 +378,7 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
             _violations.Add($"nospace: {puts} puts of 256 KiB never hit the quota of {FaultKinds.NospaceQuotaBytes} bytes");
         }
 
-        return (all, async () =>
+        async Task RecoverAsync()
         {
             await _admin.AnyAsync(m => _admin.DeleteAsync(m, fillKey, AdminTimeout), TimeSpan.FromSeconds(15));
             // A retried delete that had taken effect deletes nothing: then the mark's revision is unknown and nothing is compacted.
@@ -413,7 +417,9 @@ public sealed class FaultInjector(IClusterUnderTest cluster, Random random, IRea
                 _violations.Add($"nospace: puts are still refused after compaction at {revision}, defragment and disarming {disarmed} alarm(s)");
                 LastNote += $", {disarmed} alarm(s) disarmed; puts STILL refused";
             }
-        });
+        }
+
+        return (all, RecoverAsync);
     }
 
     private Task Heal()
