@@ -14,12 +14,12 @@ public sealed class KvCommandTests(ServerFixture server)
 {
     private async Task<CliResult> Ok(params string[] args)
     {
-        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
         Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
         return result;
     }
 
-    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
 
     [Fact]
     public async Task Put_then_get_in_every_output_format()
