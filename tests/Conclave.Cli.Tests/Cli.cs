@@ -16,6 +16,9 @@ public static class Cli
     /// <summary>Longest one command may take before the test fails (they normally take well under a second).</summary>
     public static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
 
+    /// <summary>--timeout for commands that must succeed: generous, so a loaded machine does not fail them (no test measures time).</summary>
+    public const string TestTimeout = "30s";
+
     public static string ConclaveDll => Path.Combine(AppContext.BaseDirectory, "conclave.dll");
 
     /// <summary>Starts `dotnet conclave.dll ARGS` with stdout/stderr captured; CONCLAVE_* variables of the test process are not inherited.</summary>

@@ -9,12 +9,12 @@ public sealed class CoordinationCommandTests(ServerFixture server)
 {
     private async Task<CliResult> Ok(params string[] args)
     {
-        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
         Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
         return result;
     }
 
-    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
 
     [Fact]
     public async Task Lease_grant_attach_inspect_renew_list_and_revoke()

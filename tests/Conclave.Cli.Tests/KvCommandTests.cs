@@ -14,12 +14,12 @@ public sealed class KvCommandTests(ServerFixture server)
 {
     private async Task<CliResult> Ok(params string[] args)
     {
-        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
         Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
         return result;
     }
 
-    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint]);
+    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
 
     [Fact]
     public async Task Put_then_get_in_every_output_format()
@@ -127,12 +127,12 @@ public sealed class KvCommandTests(ServerFixture server)
     {
         await Ok("put", "kv6/flag", "on");
         var script = "value(\"kv6/flag\") = \"on\"\nversion(\"kv6/new\") = 0\n\nput kv6/new \"a b\"\nget kv6/flag\n\nput kv6/new lost\n";
-        var success = await Cli.RunAsync(["txn", "-w", "plain", "--endpoints", server.Endpoint], script);
+        var success = await Cli.RunAsync(["txn", "-w", "plain", "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout], script);
         Assert.True(success.ExitCode == 0, success.ToString());
         Assert.Equal("SUCCESS\n\nOK\n\nkv6/flag\non\n", success.Stdout);
 
         // Now version("kv6/new") is 1: the failure branch runs.
-        var failure = await Cli.RunAsync(["txn", "-w", "json", "--endpoints", server.Endpoint], script);
+        var failure = await Cli.RunAsync(["txn", "-w", "json", "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout], script);
         Assert.True(failure.ExitCode == 0, failure.ToString());
         using (var doc = JsonDocument.Parse(failure.Stdout))
         {

@@ -15,19 +15,19 @@ public sealed class SnapshotAndCompletionTests(ServerFixture server)
         {
             for (var i = 0; i < 5; i++)
             {
-                Assert.Equal(0, (await Cli.RunInProcessAsync("put", $"snap/k{i}", new string('v', 300), "--endpoints", server.Endpoint)).ExitCode);
+                Assert.Equal(0, (await Cli.RunInProcessAsync("put", $"snap/k{i}", new string('v', 300), "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout)).ExitCode);
             }
-            var current = await Cli.RunInProcessAsync("get", "snap/", "--prefix", "--count-only", "-w", "json", "--endpoints", server.Endpoint);
+            var current = await Cli.RunInProcessAsync("get", "snap/", "--prefix", "--count-only", "-w", "json", "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout);
             long revision, keys;
             using (var doc = JsonDocument.Parse(current.Stdout))
             {
                 revision = doc.RootElement.GetProperty("header").GetProperty("revision").GetInt64();
             }
-            var all = await Cli.RunInProcessAsync("get", "", "--prefix", "--count-only", "-w", "plain", "--endpoints", server.Endpoint);
+            var all = await Cli.RunInProcessAsync("get", "", "--prefix", "--count-only", "-w", "plain", "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout);
             keys = long.Parse(all.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
             var file = Path.Combine(directory.FullName, "backup.db");
-            var save = await Cli.RunAsync("snapshot", "save", file, "-w", "plain", "--endpoints", server.Endpoint);
+            var save = await Cli.RunAsync("snapshot", "save", file, "-w", "plain", "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout);
             Assert.True(save.ExitCode == 0, save.ToString());
             Assert.Equal($"Snapshot saved at {file}\n", save.Stdout);
             Assert.False(File.Exists(file + ".part"));

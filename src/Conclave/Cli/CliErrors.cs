@@ -50,11 +50,11 @@ public static class CliErrors
                 return ("the requested revision is newer than the store's current revision", ExitCodes.Failed);
             case LeaseNotFoundException:
                 return ("lease not found (never granted, revoked, or expired)", ExitCodes.Failed);
-            case ConclaveException c when c.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable:
+            case ConclaveException c when c.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled:
                 return ($"no answer within {Seconds(settings.Timeout)}: {c.Message}", ExitCodes.Unavailable);
             case ConclaveException c:
                 return (c.Message, ExitCodes.Failed);
-            case RpcException r when r.StatusCode is StatusCode.DeadlineExceeded:
+            case RpcException r when r.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled:
                 return ($"no answer within {Seconds(settings.Timeout)}", ExitCodes.Unavailable);
             case RpcException r when r.StatusCode is StatusCode.Unavailable:
                 return ($"member unavailable: {r.Status.Detail}", ExitCodes.Unavailable);

@@ -3,10 +3,10 @@ using System.CommandLine;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Conclave.Server.StateMachine;
-using Command = System.CommandLine.Command;
 using Conclave.Storage;
 using Conclave.Storage.Mvcc;
 using Spectre.Console;
+using Command = System.CommandLine.Command;
 
 namespace Conclave.Cli;
 
