@@ -1,6 +1,6 @@
 using Conclave.Verification.Checking;
-using Conclave.Verification.Workload;
 using Conclave.Verification.Linearizability;
+using Conclave.Verification.Workload;
 
 namespace Conclave.Robustness.Tests;
 
