@@ -81,7 +81,8 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         // The removed follower may never learn of its removal: the leader stops replicating to it
         // once it applies the change, possibly before the follower got the commit (etcd stops a
         // removed member when its peers reject it; Conclave does not yet). So this is reported, not asserted.
-        var followerKnows = follower.Log.Contains("was removed from the cluster", StringComparison.Ordinal);
+        // A member that does apply its removal stops, and `conclave serve` exits (asserted for the leader below).
+        var followerKnows = follower.Log.Contains("permanently removed from the cluster", StringComparison.Ordinal);
         output.WriteLine($"removed follower logged its removal: {followerKnows}; still running: {follower.IsRunning}; a linearizable get on it: exit {removedFollowerServes.ExitCode} {removedFollowerServes.StdOut.Trim()} {removedFollowerServes.StdErr.Trim()}");
 
         output.WriteLine($"{clock.Elapsed}: remove the leader");
@@ -93,7 +94,7 @@ public sealed partial class MembershipTests(ITestOutputHelper output)
         var fromLine = leader.LineCount;
         var removeLeader = (await ctl.RunAsync("member", "remove", ConclaveProcessCluster.Hex(leaderId))).EnsureSuccess();
         Assert.Contains($"Member {Padded(ConclaveProcessCluster.Hex(leaderId))} removed from cluster", removeLeader.StdOut, StringComparison.Ordinal);
-        await leader.WaitForLineAsync(l => l.Contains("was removed from the cluster", StringComparison.Ordinal), "the removed leader to log its removal", ConclaveProcessCluster.Patience, fromLine);
+        await leader.WaitForLineAsync(l => l.Contains("permanently removed from the cluster; exiting", StringComparison.Ordinal), "the removed leader to log its removal and exit", ConclaveProcessCluster.Patience, fromLine);
         var newLeader = await cluster.WaitForLeaderAsync(notLeader: leaderId, include: remaining.Contains);
         var put = await RetryAsync(() => newLeader.Etcdctl().RunAsync("put", "/mem/after-leader-removal", "ok"), "a put after the leader's removal");
         listed = (await newLeader.Etcdctl().RunAsync("member", "list")).EnsureSuccess().StdOut;
