@@ -25,6 +25,9 @@ public sealed partial class ConclaveMember
     private (ConfChange Change, TaskCompletionSource<ServerStatus> Done)? _confWaiter;
     private HardState _unsavedHardState;
     private bool _snapshotWanted;
+    private Task<SnapshotMetadata>? _snapshotSave;
+    private ulong _bytesSinceSnapshot;
+    private TaskCompletionSource _snapshotSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Entry> _proposals = [];
     private readonly List<ulong> _proposalIds = [];
@@ -70,7 +73,13 @@ public sealed partial class ConclaveMember
                 {
                     await HandleReadyAsync(_node.GetReady());
                 }
-                if (_sm.Store.CompactionPending)
+                if (_snapshotSave is { IsCompleted: true })
+                {
+                    await FinishSnapshotAsync();
+                }
+                // While a snapshot is written the store's pruning is held back: stepping it would
+                // spin; the finished save posts an input that brings the loop back here.
+                if (_sm.Store.CompactionPending && _snapshotSave is null)
                 {
                     _sm.Store.StepCompaction();
                     if (_sm.Store.CompactionPending)
@@ -249,6 +258,8 @@ public sealed partial class ConclaveMember
         //    The save is started here and awaited in step 4.
         if (!rd.Snapshot.IsEmpty)
         {
+            // Our own snapshot still being written is older than the leader's: let it end unused.
+            await DropSnapshotSaveAsync();
             await _wal.SaveSnapshotMarkerAsync(rd.Snapshot.Metadata.Index, rd.Snapshot.Metadata.Term);
             _storage.ApplySnapshot(new Snapshot(rd.Snapshot.Metadata, ReadOnlyMemory<byte>.Empty));
         }
@@ -317,6 +328,7 @@ public sealed partial class ConclaveMember
             {
                 ApplyNormal(entry);
             }
+            _bytesSinceSnapshot += (ulong)entry.Data.Length;
         }
         foreach (var rs in rd.ReadStates)
         {
@@ -342,10 +354,11 @@ public sealed partial class ConclaveMember
         var commit = rd.HardState.IsEmpty ? _view.Commit : rd.HardState.Commit;
         _view = new RaftView(lead, term, commit, _sm.AppliedIndex, role, _confState.Learners.Contains(MemberId));
 
-        if (_sm.AppliedIndex > _snapshotIndex && (_snapshotWanted || _sm.AppliedIndex - _snapshotIndex >= _options.SnapshotCount))
+        if (_snapshotSave is null && _sm.AppliedIndex > _snapshotIndex
+            && (_snapshotWanted || _sm.AppliedIndex - _snapshotIndex >= _options.SnapshotCount || _bytesSinceSnapshot >= _options.SnapshotBytes))
         {
             _snapshotWanted = false;
-            await SaveSnapshotAsync();
+            StartSnapshot();
         }
     }
 
@@ -462,42 +475,159 @@ public sealed partial class ConclaveMember
 
     // ---------------------------------------------------------------- snapshots
 
-    /// <summary>Writes the state machine image at the applied index, then compacts the in-memory log (keeping a catch-up tail) and releases the WAL.</summary>
-    private async Task SaveSnapshotAsync()
+    /// <summary>
+    /// Starts a snapshot at the applied index: the image is fixed now, on the loop (between two
+    /// applies), and written to the snapshot store by a background task while the loop goes on;
+    /// <see cref="FinishSnapshotAsync"/> records it once the file is durable. One at a time.
+    /// </summary>
+    private void StartSnapshot()
     {
-        var index = _sm.AppliedIndex;
-        var term = _sm.AppliedTerm;
-        var metadata = new SnapshotMetadata(index, term, _confState);
-        await _snapshotGate.WaitAsync();
-        try
+        var metadata = new SnapshotMetadata(_sm.AppliedIndex, _sm.AppliedTerm, _confState);
+        var image = _sm.BeginSnapshot();
+        _bytesSinceSnapshot = 0;
+        _snapshotSave = Task.Run(async () =>
         {
-            // The image is streamed into the file: it is never whole in memory (at a million keys
-            // it is hundreds of MB, and a MemoryStream's doublings would need up to twice that).
-            // The loop is suspended here, so nothing changes the state machine while it is written.
-            await _snapshots.SaveAsync(metadata, async (stream, token) =>
+            try
             {
-                await using var buffered = new BufferedStream(stream, 1 << 20);
-                _sm.WriteSnapshot(buffered);
-                await buffered.FlushAsync(token);
-            });
-        }
-        finally
+                await _snapshotGate.WaitAsync();
+                try
+                {
+                    // Streamed into the file: the image is never whole in memory (at a million keys it
+                    // is hundreds of MB).
+                    await _snapshots.SaveAsync(metadata, async (stream, token) =>
+                    {
+                        await using var buffered = new BufferedStream(stream, 1 << 20);
+                        image.WriteTo(buffered);
+                        await buffered.FlushAsync(token);
+                    });
+                }
+                finally
+                {
+                    _snapshotGate.Release();
+                }
+                return metadata;
+            }
+            finally
+            {
+                image.Dispose();
+                Post(NopInput.Instance);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Records a written snapshot (the save has completed): the WAL gets its marker, the in-memory
+    /// log is compacted behind it (keeping a catch-up tail) and the WAL before it is released. A
+    /// failed save fails the loop, as a failed WAL write does.
+    /// </summary>
+    private async Task FinishSnapshotAsync()
+    {
+        var metadata = await _snapshotSave!;
+        _snapshotSave = null;
+        var (index, term) = (metadata.Index, metadata.Term);
+        if (index <= _snapshotIndex)
         {
-            _snapshotGate.Release();
+            return;
         }
         // The hard state goes with the marker so that the recovered commit index covers the snapshot.
         var hs = _storage.InitialState().HardState;
         await _wal.SaveAsync(hs, []);
         await _wal.SaveSnapshotMarkerAsync(index, term);
-        _storage.CreateSnapshot(index, _confState, ReadOnlyMemory<byte>.Empty);
-        var keep = _options.SnapshotCatchUpEntries;
-        if (index > keep && index - keep >= _storage.FirstIndex())
+        _storage.CreateSnapshot(index, metadata.ConfState, ReadOnlyMemory<byte>.Empty);
+        var compactTo = CatchUpStart(index);
+        if (compactTo > _storage.FirstIndex())
         {
-            _storage.Compact(index - keep);
+            _storage.Compact(compactTo - 1);
         }
         await _wal.ReleaseToAsync(index);
-        _snapshotIndex = index;
+        Volatile.Write(ref _snapshotIndex, index);
         ServerLog.SnapshotSaved(_log, MemberId, index, term);
+        Interlocked.Exchange(ref _snapshotSignal, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    /// <summary>
+    /// Waits until this member has saved and recorded a snapshot at <paramref name="index"/> or later
+    /// (its own or an installed leader's), or <paramref name="timeout"/> passes; true when it has.
+    /// </summary>
+    internal async Task<bool> WaitForSnapshotAsync(ulong index, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = _time.GetUtcNow() + timeout;
+        while (true)
+        {
+            var signal = Volatile.Read(ref _snapshotSignal).Task;
+            if (Volatile.Read(ref _snapshotIndex) >= index)
+            {
+                return true;
+            }
+            var left = deadline - _time.GetUtcNow();
+            if (left <= TimeSpan.Zero)
+            {
+                return false;
+            }
+            try
+            {
+                await signal.WaitAsync(left, _time, ct);
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first entry to keep in memory behind a snapshot at <paramref name="index"/>: at most
+    /// <see cref="ConclaveMemberOptions.SnapshotCatchUpEntries"/> entries and about
+    /// <see cref="ConclaveMemberOptions.SnapshotCatchUpBytes"/> of data (a follower further behind
+    /// gets the snapshot).
+    /// </summary>
+    private ulong CatchUpStart(ulong index)
+    {
+        var keep = _options.SnapshotCatchUpEntries;
+        var first = index > keep ? index - keep + 1 : 1;
+        first = Math.Max(first, _storage.FirstIndex());
+        if (first > index)
+        {
+            return index + 1;
+        }
+        var tail = _storage.Entries(first, index + 1, ulong.MaxValue);
+        ulong bytes = 0;
+        for (var i = tail.Count - 1; i >= 0; i--)
+        {
+            bytes += (ulong)tail[i].Data.Length + 16;
+            if (bytes > _options.SnapshotCatchUpBytes)
+            {
+                return tail[i].Index + 1;
+            }
+        }
+        return first;
+    }
+
+    /// <summary>When the member stops: lets a snapshot save in flight end (its outcome no longer matters).</summary>
+    private async Task AwaitSnapshotSaveOnStopAsync()
+    {
+        if (_snapshotSave is { } save)
+        {
+            await save.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Waits for a snapshot save in flight and forgets it (its file stays, unrecorded, and is pruned later).</summary>
+    private async Task DropSnapshotSaveAsync()
+    {
+        if (_snapshotSave is not { } save)
+        {
+            return;
+        }
+        _snapshotSave = null;
+        try
+        {
+            await save;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            ServerLog.SnapshotSaveFailed(_log, ex, MemberId);
+        }
     }
 
     /// <summary>A follower installs the leader's snapshot: the file is already in the store (received by the transfer pump).</summary>
@@ -523,7 +653,8 @@ public sealed partial class ConclaveMember
             : new MemoryStream(snap.Data.ToArray(), writable: false));
         _watchHub.Resync();
         _confState = metadata.ConfState;
-        _snapshotIndex = metadata.Index;
+        Volatile.Write(ref _snapshotIndex, metadata.Index);
+        Interlocked.Exchange(ref _snapshotSignal, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         UpdatePeers();
         _lessor.Resync(_sm.Leases);
         ServerLog.SnapshotInstalled(_log, MemberId, metadata.Index, metadata.Term);

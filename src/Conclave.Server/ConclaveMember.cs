@@ -398,6 +398,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         {
             // Already logged by the loop.
         }
+        await AwaitSnapshotSaveOnStopAsync();
         await _transport.StopAsync();
         await Task.WhenAll(_inboundPump, _transferPump, _statusPump).ContinueWith(_ => { }, TaskScheduler.Default);
         await _watchHub.DisposeAsync();

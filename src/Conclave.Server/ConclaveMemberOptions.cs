@@ -41,8 +41,17 @@ public sealed record ConclaveMemberOptions
     /// <summary>Applied entries between two state snapshots (then the log before the snapshot is released).</summary>
     public ulong SnapshotCount { get; init; } = 10_000;
 
+    /// <summary>
+    /// Applied entry data between two state snapshots, whatever their count: large entries make a
+    /// snapshot (and release the log) sooner, which bounds the in-memory log.
+    /// </summary>
+    public ulong SnapshotBytes { get; init; } = 64 * 1024 * 1024;
+
     /// <summary>Entries kept in memory behind a snapshot so that a slightly slow follower gets entries, not a snapshot.</summary>
     public ulong SnapshotCatchUpEntries { get; init; } = 5_000;
+
+    /// <summary>At most this much entry data is kept behind a snapshot (of the <see cref="SnapshotCatchUpEntries"/>, the newest that fit).</summary>
+    public ulong SnapshotCatchUpBytes { get; init; } = 32 * 1024 * 1024;
 
     /// <summary>etcd --quota-backend-bytes: above it puts fail and NOSPACE is raised.</summary>
     public long QuotaBytes { get; init; } = 2L * 1024 * 1024 * 1024;

@@ -26,6 +26,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 3006, Level = LogLevel.Warning, Message = "member {MemberId:x16}: receiving a snapshot from {Peer:x16} failed")]
     public static partial void SnapshotReceiveFailed(ILogger logger, Exception exception, ulong memberId, ulong peer);
 
+    [LoggerMessage(EventId = 3040, Level = LogLevel.Warning, Message = "member {MemberId:x16}: writing a snapshot failed; the leader's snapshot replaces it")]
+    public static partial void SnapshotSaveFailed(ILogger logger, Exception exception, ulong memberId);
+
     [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "member {MemberId:x16}: membership is now {ConfState}")]
     public static partial void ConfChanged(ILogger logger, ulong memberId, string confState);
 

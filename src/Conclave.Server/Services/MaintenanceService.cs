@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Conclave.Server.Api;
 using Conclave.Server.StateMachine;
@@ -53,19 +55,74 @@ internal sealed class MaintenanceService(ConclaveMember member) : IMaintenanceAp
         return Task.FromResult(new ServerResult<HashKVResult>(KeyValueService.FromMvcc(r.Status), member.Header(r.Revision), r));
     }
 
-    /// <summary>The state machine image (the same bytes a raft snapshot holds), taken on the loop so that it is consistent.</summary>
+    /// <summary>
+    /// The state machine image (the same bytes a raft snapshot holds). It is fixed on the loop, so
+    /// it is consistent with what was applied, then written by a background thread into a pipe and
+    /// streamed while it is written: the loop is not held up, and the image is never whole in memory.
+    /// </summary>
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> SnapshotAsync([EnumeratorCancellation] CancellationToken ct)
     {
-        var image = await member.InvokeAsync(() =>
+        var begin = member.InvokeAsync(member.StateMachine.BeginSnapshot);
+        StateSnapshotImage image;
+        try
         {
-            using var ms = new MemoryStream();
-            member.StateMachine.WriteSnapshot(ms);
-            return ms.ToArray();
-        }).WaitAsync(ct);
-        for (var at = 0; at < image.Length; at += SnapshotChunkBytes)
+            image = await begin.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
         {
-            ct.ThrowIfCancellationRequested();
-            yield return image.AsMemory(at, Math.Min(SnapshotChunkBytes, image.Length - at));
+            // The image may still be taken: release its pin then.
+            _ = begin.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            throw;
+        }
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4 * SnapshotChunkBytes * 16, resumeWriterThreshold: 2 * SnapshotChunkBytes * 16, useSynchronizationContext: false));
+        var writing = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                using (var stream = pipe.Writer.AsStream(leaveOpen: true))
+                {
+                    image.WriteTo(stream);
+                }
+                pipe.Writer.Complete();
+            }
+            catch (Exception ex)
+            {
+                pipe.Writer.Complete(ex);
+            }
+            finally
+            {
+                image.Dispose();
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            while (true)
+            {
+                var read = await pipe.Reader.ReadAsync(ct);
+                var buffer = read.Buffer;
+                var chunks = new List<byte[]>();
+                while (buffer.Length >= SnapshotChunkBytes || (read.IsCompleted && buffer.Length > 0))
+                {
+                    var n = (int)Math.Min(SnapshotChunkBytes, buffer.Length);
+                    chunks.Add(buffer.Slice(0, n).ToArray());
+                    buffer = buffer.Slice(n);
+                }
+                pipe.Reader.AdvanceTo(buffer.Start, buffer.End);
+                foreach (var chunk in chunks)
+                {
+                    yield return chunk;
+                }
+                if (read.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            // A consumer that stops early ends the writer: its next write finds the reader gone.
+            await pipe.Reader.CompleteAsync();
+            await writing;
         }
     }
 

@@ -297,10 +297,22 @@ public sealed class KvStateMachine
 
     /// <summary>
     /// Writes the whole replicated state: a header (magic, applied index/term, members, leases,
-    /// alarms, CRC-32C of the header) followed by the MVCC store's own snapshot. Safe while apply
-    /// goes on only if the caller holds apply back for the header (the apply loop calls it itself).
+    /// alarms, CRC-32C of the header) followed by the MVCC store's own snapshot. Call between two
+    /// applies (the apply loop calls it itself); <see cref="BeginSnapshot"/> writes it later instead.
     /// </summary>
     public void WriteSnapshot(Stream output)
+    {
+        using var image = BeginSnapshot();
+        image.WriteTo(output);
+    }
+
+    /// <summary>
+    /// Fixes the image of the whole state as applied so far (call it between two applies) and
+    /// returns it, to be written later from any thread while applying goes on: the header is taken
+    /// now, the MVCC store is pinned at its current revision (<see cref="MvccStore.BeginSnapshot"/>).
+    /// Dispose the image once written.
+    /// </summary>
+    public StateSnapshotImage BeginSnapshot()
     {
         using var header = new MemoryStream();
         using (var w = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true))
@@ -329,13 +341,12 @@ public sealed class KvStateMachine
             }
         }
         var body = header.GetBuffer().AsSpan(0, (int)header.Length);
-        Span<byte> prefix = stackalloc byte[SnapshotMagic.Length + 8];
+        var prefix = new byte[SnapshotMagic.Length + 8 + body.Length];
         SnapshotMagic.CopyTo(prefix);
-        BinaryPrimitives.WriteInt32LittleEndian(prefix[SnapshotMagic.Length..], body.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(prefix[(SnapshotMagic.Length + 4)..], Crc32C.Compute(body));
-        output.Write(prefix);
-        output.Write(body);
-        Store.WriteSnapshot(output);
+        BinaryPrimitives.WriteInt32LittleEndian(prefix.AsSpan(SnapshotMagic.Length), body.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(prefix.AsSpan(SnapshotMagic.Length + 4), Crc32C.Compute(body));
+        body.CopyTo(prefix.AsSpan(SnapshotMagic.Length + 8));
+        return new StateSnapshotImage(AppliedIndex, AppliedTerm, prefix, Store.BeginSnapshot());
     }
 
     /// <summary>Replaces the whole state with a snapshot written by <see cref="WriteSnapshot"/>; throws InvalidDataException if it is damaged.</summary>
@@ -386,4 +397,28 @@ public sealed class KvStateMachine
         _leases = leases;
         _alarms = alarms;
     }
+}
+
+/// <summary>
+/// The replicated state's image at <see cref="Index"/>, fixed by <see cref="KvStateMachine.BeginSnapshot"/>:
+/// its header bytes, and the MVCC store pinned at the matching revision.
+/// </summary>
+public sealed class StateSnapshotImage(ulong index, ulong term, byte[] header, MvccSnapshotImage store) : IDisposable
+{
+    /// <summary>The applied index the image holds.</summary>
+    public ulong Index { get; } = index;
+
+    /// <summary>The term of the entry at <see cref="Index"/>.</summary>
+    public ulong Term { get; } = term;
+
+    /// <summary>Writes the image (the format of <see cref="KvStateMachine.WriteSnapshot"/>). Any thread.</summary>
+    public void WriteTo(Stream output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        output.Write(header);
+        store.WriteTo(output);
+    }
+
+    /// <summary>Releases the MVCC store's pin.</summary>
+    public void Dispose() => store.Dispose();
 }

@@ -23,79 +23,85 @@ public sealed partial class MvccStore
 
     /// <summary>
     /// Writes the whole store as of the current revision — history, compaction revision, leases — to
-    /// <paramref name="output"/>. Safe from any thread while the writer goes on: it reads in chunks
-    /// under the read lock and holds physical pruning back until it is done.
+    /// <paramref name="output"/>. Safe from any thread while the writer goes on (see <see cref="BeginSnapshot"/>).
     /// </summary>
     public void WriteSnapshot(Stream output)
     {
-        StoreState st;
-        long current, compact;
+        using var image = BeginSnapshot();
+        image.WriteTo(output);
+    }
+
+    /// <summary>
+    /// Fixes the image of the store at its current revision and returns it, to be written later,
+    /// from any thread, while writes go on: called between two write transactions, the image is
+    /// exactly what was applied so far. It pins the state (physical pruning waits, a logical
+    /// compaction does not change the image) until the image is disposed.
+    /// </summary>
+    public MvccSnapshotImage BeginSnapshot()
+    {
         _lock.EnterReadLock();
         try
         {
-            st = _state;
-            current = st.CurrentRevision;
-            compact = st.CompactRevision;
+            var st = _state;
             Interlocked.Increment(ref st.Pins);
+            return new MvccSnapshotImage(this, st, st.CurrentRevision, st.CompactRevision);
         }
         finally
         {
             _lock.ExitReadLock();
         }
-        try
-        {
-            uint crc = 0;
-            var buffer = new MemoryStream();
-            void Flush()
-            {
-                var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-                crc = Crc32C.Append(crc, bytes);
-                output.Write(bytes);
-                buffer.SetLength(0);
-            }
+    }
 
-            var w = new BinaryWriter(buffer);
-            w.Write(Magic);
-            w.Write(current);
-            w.Write(compact);
-            // Pinned: pruning cannot run, and no compaction can pass `current` before a later revision exists,
-            // so this scan sees the history as of `current` in full.
-            Scan(st, new byte[] { 0 }, KeyRange.NoEnd, locked: true, long.MaxValue, h =>
-            {
-                var (from, to) = LogicalRevisions(h, compact, current);
-                if (to > from)
-                {
-                    w.Write((byte)1);
-                    w.Write(h.Key.Length);
-                    w.Write(h.Key);
-                    w.Write(to - from);
-                    for (var i = from; i < to; i++)
-                    {
-                        var kv = h[i];
-                        w.Write(kv.ModRevision);
-                        w.Write(kv.SubRevision);
-                        w.Write(kv.CreateRevision);
-                        w.Write(kv.Version);
-                        w.Write(kv.Lease);
-                        w.Write(kv.ValueArray.Length);
-                        w.Write(kv.ValueArray);
-                    }
-                }
-                if (buffer.Length > 1 << 20)
-                {
-                    Flush();
-                }
-            });
-            w.Write((byte)0);
-            Flush();
-            Span<byte> trailer = stackalloc byte[4];
-            BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc);
-            output.Write(trailer);
-        }
-        finally
+    /// <summary>Writes the pinned state's image (the format above); see <see cref="MvccSnapshotImage.WriteTo"/>.</summary>
+    internal void WriteImage(StoreState st, long current, long compact, Stream output)
+    {
+        uint crc = 0;
+        var buffer = new MemoryStream();
+        void Flush()
         {
-            Interlocked.Decrement(ref st.Pins);
+            var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
+            crc = Crc32C.Append(crc, bytes);
+            output.Write(bytes);
+            buffer.SetLength(0);
         }
+
+        var w = new BinaryWriter(buffer);
+        w.Write(Magic);
+        w.Write(current);
+        w.Write(compact);
+        // Pinned: pruning cannot run, and no compaction can pass `current` before a later revision exists,
+        // so this scan sees the history as of `current` in full; revisions written after it are skipped.
+        Scan(st, new byte[] { 0 }, KeyRange.NoEnd, locked: true, long.MaxValue, h =>
+        {
+            var (from, to) = LogicalRevisions(h, compact, current);
+            if (to > from)
+            {
+                w.Write((byte)1);
+                w.Write(h.Key.Length);
+                w.Write(h.Key);
+                w.Write(to - from);
+                for (var i = from; i < to; i++)
+                {
+                    var kv = h[i];
+                    w.Write(kv.ModRevision);
+                    w.Write(kv.SubRevision);
+                    w.Write(kv.CreateRevision);
+                    w.Write(kv.Version);
+                    w.Write(kv.Lease);
+                    w.Write(kv.ValueArray.Length);
+                    w.Write(kv.ValueArray);
+                }
+            }
+            if (buffer.Length > 1 << 20)
+            {
+                Flush();
+            }
+        });
+        w.Write((byte)0);
+        Flush();
+        Span<byte> trailer = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc);
+        output.Write(trailer);
     }
 
     /// <summary>

@@ -112,6 +112,8 @@ public sealed class SingleMemberTests
         {
             await m.PutAsync($"k{i}", $"v{i}");
         }
+        // Snapshots are written in the background: wait for one to be recorded.
+        Assert.True(await m.WaitForSnapshotAsync(7, TimeSpan.FromSeconds(30), CancellationToken.None), "expected a snapshot at index 7 or later within 30 s");
         Assert.NotEmpty(Directory.GetFiles(Path.Combine(c.Root, "m1", "member", "snap"), "*.snap"));
         await c.StopMemberAsync("m1");
 
