@@ -8,7 +8,7 @@
 # same heartbeat/election settings; both fsync on every commit.
 #
 # Usage: bench/compare.sh            (defaults below; override any by environment)
-#   ROUNDS=3 DURATION=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
+#   ROUNDS=3 DURATION=5s WARMUP=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
 #   ONLY="put,range-l"   runs only the named workloads.
 #   FILL_KEYS=1000000    after the rounds, fills each system with that many distinct keys of
 #                        256 B (bench/fill.py: transactions of 100 puts) and reports every member's
@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
+WARMUP=${WARMUP:-5s}                 # per workload and system before round 1, not measured; 0 skips
 CLIENTS=${CLIENTS:-16}
 CONNS=${CONNS:-3}
 BASE_PORT=${BASE_PORT:-32379}
@@ -208,6 +209,20 @@ for system in "${systems[@]}"; do
     "${system}_start"
     populate "$system"
 done
+
+# Warm-up, not measured: every workload runs once for WARMUP on every system, so that the rounds
+# see steady state (Conclave's JIT has compiled the hot paths with its optimizing tier; both
+# systems' caches and connections are warm).
+if [ "$WARMUP" != "0" ] && [ "$WARMUP" != "0s" ]; then
+    for system in "${systems[@]}"; do
+        for workload in "${WORKLOADS[@]}"; do
+            echo "compare: warm-up ${workload%%|*} on $system" >&2
+            # shellcheck disable=SC2086 # the workload's arguments are meant to split
+            "${CONCLAVE[@]}" bench ${workload#*|} --endpoints "${ENDPOINTS[$system]}" --duration "$WARMUP" \
+                --output json --no-progress >/dev/null 2>&1 || true
+        done
+    done
+fi
 
 # Interleaved rounds: each workload runs on every system back to back, the system order
 # reversed every other round, so drift over the run (page cache, other load) hits all alike.

@@ -39,7 +39,7 @@ public sealed record ConclaveMemberOptions
     public int ElectionTimeoutMs { get; init; } = 1000;
 
     /// <summary>Applied entries between two state snapshots (then the log before the snapshot is released).</summary>
-    public ulong SnapshotCount { get; init; } = 10_000;
+    public ulong SnapshotCount { get; init; } = 100_000;
 
     /// <summary>
     /// Applied entry data between two state snapshots, whatever their count: large entries make a

@@ -80,7 +80,7 @@ public static partial class ServeCommand
         "initial-cluster-token" => "Cluster token; members of one cluster must share it (default etcd-cluster).",
         "heartbeat-interval" => "Raft heartbeat interval in ms (default 100).",
         "election-timeout" => "Raft election timeout in ms (default 1000).",
-        "snapshot-count" => "Applied entries between snapshots (default 10000).",
+        "snapshot-count" => "Applied entries between snapshots (default 100000; a snapshot is also taken after 64 MiB of entries).",
         "quota-backend-bytes" => "Store size quota in bytes; 0 = 2 GiB.",
         "max-request-bytes" => "Largest client request in bytes (default 1572864).",
         "auto-compaction-mode" => "'periodic' or 'revision'.",

@@ -132,7 +132,7 @@ public static class ServeSettingsParser
         {
             errors.Add($"--election-timeout ({election}) must be at least 5 times --heartbeat-interval ({heartbeat})");
         }
-        var snapshotCount = Number("snapshot-count", Get("snapshot-count") ?? "10000", 1, long.MaxValue, errors);
+        var snapshotCount = Number("snapshot-count", Get("snapshot-count") ?? "100000", 1, long.MaxValue, errors);
         var quota = Number("quota-backend-bytes", Get("quota-backend-bytes") ?? "0", 0, long.MaxValue, errors);
         var maxRequest = Number("max-request-bytes", Get("max-request-bytes") ?? "1572864", 1, 64L * 1024 * 1024, errors);
 
