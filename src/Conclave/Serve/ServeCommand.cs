@@ -108,6 +108,10 @@ public static partial class ServeCommand
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = limits.MaxGatewayBodyBytes;
+            // etcd serves any number of concurrent streams on one connection (--max-concurrent-streams
+            // defaults to 2^32-1); clientv3 multiplexes every call and watch over one. Kestrel's
+            // default of 100 would queue the 101st call of such a client.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = int.MaxValue;
             foreach (var url in settings.ListenClientUrls)
             {
                 kestrel.Listen(ServeSettingsParser.EndPoint(url), o => o.Protocols = HttpProtocols.Http2);
