@@ -333,6 +333,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         UpdatePeers();
         await _transport.StartAsync(ct);
         _watchHub.Start();
+        PostCampaignIfSoleVoter();
         _loop = Task.Run(LoopAsync, CancellationToken.None);
         _inboundPump = Task.Run(InboundPumpAsync, CancellationToken.None);
         _transferPump = Task.Run(TransferPumpAsync, CancellationToken.None);
