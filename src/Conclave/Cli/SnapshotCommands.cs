@@ -1,9 +1,6 @@
-using System.Buffers.Binary;
 using System.CommandLine;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Conclave.Server.StateMachine;
-using Conclave.Storage;
+using Conclave.Server;
 using Conclave.Storage.Mvcc;
 using Spectre.Console;
 using Command = System.CommandLine.Command;
@@ -13,7 +10,8 @@ namespace Conclave.Cli;
 /// <summary>
 /// `conclave snapshot save/status/restore`. A snapshot file is what Maintenance.Snapshot streams:
 /// the member's state image, zero-padded to a multiple of 512 bytes, then the SHA-256 of the
-/// padded image (etcd's layout). `restore` is not available yet and says so (exit 2).
+/// padded image (etcd's layout). `restore` writes a new member's data dir from such a file
+/// (<see cref="RestoreDataDir"/>).
 /// </summary>
 public static class SnapshotCommands
 {
@@ -23,7 +21,7 @@ public static class SnapshotCommands
         global.AddTo(snapshot);
         snapshot.Subcommands.Add(Save(global));
         snapshot.Subcommands.Add(Status(global));
-        snapshot.Subcommands.Add(Restore());
+        snapshot.Subcommands.Add(Restore(global));
         return snapshot;
     }
 
@@ -124,81 +122,123 @@ public static class SnapshotCommands
         return command;
     }
 
-    private static Command Restore()
+    private static Command Restore(GlobalOptions global)
     {
-        var command = new Command("restore", "Not available yet: seeding a new cluster from a snapshot file.")
+        var file = new Argument<string>("FILE");
+        var dataDir = new Option<string>("--data-dir") { Description = "Data directory to create (must not exist or be empty; default '<name>.conclave', as `serve`)." };
+        var name = new Option<string>("--name") { Description = "This member's name in the new cluster (default 'default')." };
+        var initialCluster = new Option<string>("--initial-cluster") { Description = "name=peerURL,... of every member of the new cluster (default <name>=<advertise peer URL>)." };
+        var token = new Option<string>("--initial-cluster-token") { Description = "The new cluster's token (default etcd-cluster); give each cluster its own." };
+        var advertisePeer = new Option<string>("--initial-advertise-peer-urls") { Description = "This member's peer URLs (default http://127.0.0.1:2380); must match its --initial-cluster entry." };
+        var skipHash = new Option<bool>("--skip-hash-check") { Description = "Accept a file whose trailing SHA-256 is missing or wrong (the image's own checksums still apply)." };
+        var command = new Command("restore", "Write the data dir of one member of a NEW cluster from a snapshot file; start it with `conclave serve` and the same flags.")
         {
-            TreatUnmatchedTokensAsErrors = false,
+            file, dataDir, name, initialCluster, token, advertisePeer, skipHash,
         };
-        command.SetAction(async parse =>
+        CliAction.Set(command, global, async c =>
         {
-            await parse.InvocationConfiguration.Error.WriteLineAsync(
-                "Error: snapshot restore is not available yet (it must write a fresh WAL and snapshot with a new membership); see docs/cli.md");
-            return ExitCodes.Usage;
+            // The flags mean exactly what they mean to `serve` (same parser, same defaults, same URL
+            // normalisation), so the member ids written here are the ones `serve` computes.
+            var given = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (flag, option) in new[] { ("data-dir", dataDir), ("name", name), ("initial-cluster", initialCluster), ("initial-cluster-token", token), ("initial-advertise-peer-urls", advertisePeer) })
+            {
+                if (c.Parse.GetValue(option) is { } value)
+                {
+                    given[flag] = value;
+                }
+            }
+            var errors = new List<string>();
+            var settings = Serve.ServeSettingsParser.Parse(given, null, _ => null, errors);
+            if (settings is null || errors.Count > 0)
+            {
+                throw new CliUsageException(string.Join("; ", errors));
+            }
+            var path = Path.GetFullPath(c.Parse.GetValue(file)!);
+            var bytes = await File.ReadAllBytesAsync(path, c.CancellationToken);
+            var result = await RestoreDataDir.RestoreAsync(bytes, new RestoreOptions
+            {
+                DataDir = settings.DataDir,
+                Name = settings.Name,
+                InitialCluster = settings.InitialCluster,
+                InitialClusterToken = settings.InitialClusterToken,
+                SkipHashCheck = c.Parse.GetValue(skipHash),
+            }, c.CancellationToken);
+            if (!result.IsOk)
+            {
+                throw result.Status == RestoreStatus.BadCluster
+                    ? new CliUsageException(result.Error!)
+                    : new CliFailureException($"snapshot not restored: {result.Error}");
+            }
+            var target = Path.GetFullPath(settings.DataDir);
+            var json = new JsonObject
+            {
+                ["data_dir"] = target,
+                ["name"] = settings.Name,
+                ["member_id"] = Hex(result.MemberId),
+                ["cluster_id"] = Hex(result.ClusterId),
+                ["hash"] = result.Sha256,
+                ["revision"] = result.Revision,
+                ["compact_revision"] = result.CompactRevision,
+                ["total_key"] = result.Keys,
+                ["leases"] = result.Leases,
+                ["raft_index"] = result.SnapshotIndex,
+                ["raft_term"] = result.SnapshotTerm,
+                ["members"] = new JsonArray(result.Members.Select(m => (JsonNode)new JsonObject
+                {
+                    ["ID"] = Hex(m.Id),
+                    ["name"] = m.Name,
+                    ["peerURLs"] = new JsonArray(m.PeerUrls.Select(u => (JsonNode)JsonValue.Create(u)).ToArray()),
+                }).ToArray()),
+            };
+            switch (c.Format)
+            {
+                case OutputFormat.Json:
+                    c.WriteJson(json);
+                    break;
+                case OutputFormat.Plain:
+                    c.Out.WriteLine($"restored {path} into {target} as member {Hex(result.MemberId)} of cluster {Hex(result.ClusterId)}");
+                    break;
+                default:
+                    c.Console.MarkupLine($"[green]restored[/] {Markup.Escape(path)} into {Markup.Escape(target)}: revision {Render.Num(result.Revision)}, {Render.Num(result.Keys)} keys, {Render.Num(result.Leases)} leases");
+                    var table = new Table().Border(TableBorder.Rounded);
+                    foreach (var column in new[] { "ID", "NAME", "PEER ADDRS" })
+                    {
+                        table.AddColumn(column);
+                    }
+                    foreach (var m in result.Members)
+                    {
+                        var me = m.Id == result.MemberId ? " [bold](this member)[/]" : "";
+                        table.AddRow(Hex(m.Id), Markup.Escape(m.Name) + me, Markup.Escape(string.Join(",", m.PeerUrls)));
+                    }
+                    c.Console.Write(table);
+                    c.Console.MarkupLine($"cluster [bold]{Hex(result.ClusterId)}[/]; start each member with `conclave serve` and the same --name, --data-dir, --initial-cluster, --initial-cluster-token and --initial-advertise-peer-urls");
+                    break;
+            }
+            return ExitCodes.Ok;
         });
         return command;
     }
+
+    private static string Hex(ulong id) => id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>What a snapshot file holds.</summary>
     public sealed record SnapshotInfo(string Sha256, long Revision, long CompactRevision, long Keys, ulong AppliedIndex, ulong AppliedTerm, int Members, int Leases);
 
     /// <summary>
-    /// Checks the trailing SHA-256, finds the image's end inside the zero padding (the image ends
-    /// with the CRC-32C of its store part), loads it into a scratch state machine and reads the
-    /// figures. Throws <see cref="CliFailureException"/> when the file is damaged or not a snapshot.
+    /// Verifies the file (<see cref="SnapshotFile.Load"/>) and reads the figures. Throws
+    /// <see cref="CliFailureException"/> when the file is damaged or not a snapshot.
     /// </summary>
     public static SnapshotInfo Inspect(byte[] bytes)
     {
-        if (bytes.Length < 32 + 16)
+        var loaded = SnapshotFile.Load(bytes);
+        if (!loaded.IsOk)
         {
-            throw new CliFailureException($"not a snapshot: {bytes.Length} bytes is too short");
+            throw new CliFailureException(loaded.Error!);
         }
-        var image = bytes.AsSpan(0, bytes.Length - 32);
-        var sha = SHA256.HashData(image);
-        if (!sha.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
-        {
-            throw new CliFailureException("the snapshot is damaged: its SHA-256 checksum does not match");
-        }
-        // State header: magic (8) | body length (4) | crc (4) | body; the store part follows.
-        var storeStart = 16 + BinaryPrimitives.ReadInt32LittleEndian(image[8..]);
-        if (storeStart < 16 || storeStart > image.Length)
-        {
-            throw new CliFailureException("not a Conclave snapshot (bad state header)");
-        }
-        var end = ImageEnd(image, storeStart) ?? throw new CliFailureException("not a Conclave snapshot (no store checksum found)");
-        var state = new KvStateMachine(new MvccStore(), 1);
-        try
-        {
-            state.Restore(new MemoryStream(bytes, 0, end, writable: false));
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
-        {
-            throw new CliFailureException($"not a Conclave snapshot: {e.Message}");
-        }
+        var state = loaded.State!;
         var store = state.Store;
         var all = store.Range(new RangeRequest { Key = new byte[] { 0 }, RangeEnd = new byte[] { 0 }, CountOnly = true });
-        return new SnapshotInfo(Convert.ToHexStringLower(sha), store.CurrentRevision, store.CompactRevision, all.Count,
+        return new SnapshotInfo(loaded.Sha256, store.CurrentRevision, store.CompactRevision, all.Count,
             state.AppliedIndex, state.AppliedTerm, state.Members.Count, state.Leases.Count);
-    }
-
-    /// <summary>The image length: the last position within the final 512 bytes, followed only by zeros, where the
-    /// 4 bytes before it are the CRC-32C of the store part up to them.</summary>
-    private static int? ImageEnd(ReadOnlySpan<byte> image, int storeStart)
-    {
-        var lowest = Math.Max(storeStart + 4, image.Length - 511);
-        var crc = Crc32C.Compute(image[storeStart..(lowest - 4)]);
-        var candidates = new List<int>();
-        for (var end = lowest; end <= image.Length; end++)
-        {
-            if (crc == BinaryPrimitives.ReadUInt32LittleEndian(image[(end - 4)..end]) && !image[end..].ContainsAnyExcept((byte)0))
-            {
-                candidates.Add(end);
-            }
-            if (end < image.Length)
-            {
-                crc = Crc32C.Append(crc, image.Slice(end - 4, 1));
-            }
-        }
-        return candidates.Count > 0 ? candidates[^1] : null;
     }
 }
