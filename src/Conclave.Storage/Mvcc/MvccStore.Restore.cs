@@ -29,17 +29,18 @@ public sealed partial class MvccStore
         var log = new List<LogItem>();
         st.CurrentRevision = r.ReadInt64();
         st.CompactRevision = r.ReadInt64();
-        byte[]? lastKey = null;
+        KeyHistory? last = null;
         byte more;
         while ((more = r.ReadByte()) == 1)
         {
-            var key = r.ReadBytes(r.ReadInt32());
-            if (key.Length == 0 || (lastKey is not null && lastKey.AsSpan().SequenceCompareTo(key) >= 0))
+            // The index copies the key: read it in place, without an array of its own.
+            var key = r.ReadSpan(r.ReadInt32());
+            if (key.IsEmpty || (last is not null && last.Key.AsSpan().SequenceCompareTo(key) >= 0))
             {
                 throw new InvalidDataException("mvcc snapshot: keys out of order");
             }
-            lastKey = key;
             var h = st.Index.GetOrAdd(key, out _);
+            last = h;
             var n = r.ReadInt32();
             for (var i = 0; i < n; i++)
             {
@@ -82,10 +83,7 @@ public sealed partial class MvccStore
             throw new InvalidDataException("mvcc snapshot: trailing bytes");
         }
 
-        log.Sort((a, b) => a.Kv.ModRevision != b.Kv.ModRevision
-            ? a.Kv.ModRevision.CompareTo(b.Kv.ModRevision)
-            : a.Kv.SubRevision.CompareTo(b.Kv.SubRevision));
-        foreach (var item in log)
+        foreach (var item in InRevisionOrder(log))
         {
             st.Log.Add(item);
         }
@@ -99,6 +97,43 @@ public sealed partial class MvccStore
         {
             _lock.ExitWriteLock();
         }
+    }
+
+    /// <summary>
+    /// <paramref name="items"/> (in key order, as a snapshot lists them) in (mod, sub) revision order:
+    /// sorted on the mod revision alone (a primitive key sorts without a comparer call per step),
+    /// then each run of one revision (the puts of one txn) by sub revision.
+    /// </summary>
+    private static LogItem[] InRevisionOrder(List<LogItem> items)
+    {
+        var sorted = items.ToArray();
+        var mods = new long[sorted.Length];
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            mods[i] = sorted[i].Kv.ModRevision;
+        }
+        Array.Sort(mods, sorted);
+        for (var start = 0; start < sorted.Length;)
+        {
+            var end = start + 1;
+            while (end < sorted.Length && mods[end] == mods[start])
+            {
+                end++;
+            }
+            if (end - start > 1)
+            {
+                Array.Sort(sorted, start, end - start, BySubRevision.Instance);
+            }
+            start = end;
+        }
+        return sorted;
+    }
+
+    private sealed class BySubRevision : IComparer<LogItem>
+    {
+        public static readonly BySubRevision Instance = new();
+
+        public int Compare(LogItem x, LogItem y) => x.Kv.SubRevision.CompareTo(y.Kv.SubRevision);
     }
 
     /// <summary>
@@ -137,6 +172,22 @@ public sealed partial class MvccStore
             var v = BinaryPrimitives.ReadInt64LittleEndian(_buffer.AsSpan(_start));
             _start += 8;
             return v;
+        }
+
+        /// <summary>
+        /// The next <paramref name="count"/> bytes, valid only until the next read: in place in the
+        /// buffer when they fit in it, else in a fresh array.
+        /// </summary>
+        public ReadOnlySpan<byte> ReadSpan(int count)
+        {
+            if (count < 0 || count > BufferSize)
+            {
+                return ReadBytes(count);
+            }
+            Need(count);
+            var span = _buffer.AsSpan(_start, count);
+            _start += count;
+            return span;
         }
 
         /// <summary>A fresh array of <paramref name="count"/> bytes (the store keeps it).</summary>
