@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Threading.Channels;
 using Conclave.Raft;
@@ -197,6 +198,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             throw new ArgumentException($"server: the transport's frame limit ({options.Transport.MaxFrameBytes} bytes) cannot carry a request of --max-request-bytes {options.MaxRequestBytes}; it must be at least {options.PeerMaxFrameBytes} (ConclaveMemberOptions.PeerMaxFrameBytes)", nameof(options));
         }
         var memberDir = Path.Combine(options.DataDir, "member");
+        var phases = Stopwatch.StartNew();
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));
         var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes, Failpoints = Failpoints.Wal });
         var wal = opened.Log;
@@ -223,12 +225,16 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             var minTtl = (long)Math.Ceiling(1.5 * options.ElectionTimeoutMs / 1000.0);
             var sm = new KvStateMachine(new MvccStore(new MvccStoreOptions { QuotaBytes = options.QuotaBytes, MaxTxnOps = options.MaxTxnOps }), minTtl);
             var storage = new MemoryStorage();
-            var loaded = snapshots.LoadLatest();
+            var walMs = phases.Elapsed.TotalMilliseconds;
+            // The image streams from the file into a new store that is swapped in only once the
+            // file's checksum matched; a damaged file is skipped for the next older one.
+            var loaded = snapshots.RestoreLatest((_, image) => sm.Restore(image));
+            var restoreMs = phases.Elapsed.TotalMilliseconds - walMs;
             foreach (var skipped in loaded.Skipped)
             {
                 ServerLog.SnapshotSkipped(log, memberId, skipped.FilePath, skipped.Reason);
             }
-            var snapshot = loaded.Snapshot;
+            var snapshot = loaded.Metadata is { } restored ? new Snapshot(restored, ReadOnlyMemory<byte>.Empty) : null;
             var hardState = opened.HardState;
             IReadOnlyList<Entry> entries = opened.Entries;
             string how;
@@ -247,10 +253,6 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                 if (snapshot is not null && snapshot.Metadata.Index < opened.Snapshot.Index)
                 {
                     throw new InvalidDataException($"server: the WAL says a snapshot at index {opened.Snapshot.Index} exists, but the newest valid snapshot file is at {snapshot.Metadata.Index}");
-                }
-                if (snapshot is not null)
-                {
-                    sm.Restore(new MemoryStream(snapshot.Data.ToArray(), writable: false));
                 }
                 if (snapshot is not null && snapshot.Metadata.Index > opened.Snapshot.Index)
                 {
@@ -275,13 +277,16 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                     hardState = hardState with { Commit = applied, Term = Math.Max(hardState.Term, snapshot.Metadata.Term) };
                 }
             }
+            var logStart = phases.Elapsed.TotalMilliseconds;
             storage.Append(entries);
             if (!hardState.IsEmpty)
             {
                 storage.SetHardState(hardState);
             }
+            var logMs = phases.Elapsed.TotalMilliseconds - logStart;
             var member = new ConclaveMember(options, identity, wal, snapshots, storage, sm, applied, confState, applied);
             await member.RunAsync(ct);
+            StartupPhases(log, memberId, walMs, entries.Count, restoreMs, loaded.DataBytes, logMs, phases.Elapsed.TotalMilliseconds);
             ServerLog.Started(log, memberId, member.ClusterId, how, applied);
             return member;
         }
@@ -291,6 +296,9 @@ public sealed partial class ConclaveMember : IAsyncDisposable
             throw;
         }
     }
+
+    [LoggerMessage(EventId = 3090, Level = LogLevel.Information, Message = "member {MemberId:x16} startup phases: WAL open {WalMs:F0} ms ({Entries} entries), snapshot restore {RestoreMs:F0} ms ({SnapshotBytes} bytes), log load {LogMs:F0} ms, total {TotalMs:F0} ms")]
+    private static partial void StartupPhases(ILogger logger, ulong memberId, double walMs, int entries, double restoreMs, long snapshotBytes, double logMs, double totalMs);
 
     private static async Task<(Snapshot, HardState)> BootstrapAsync(ConclaveMemberOptions options, KvStateMachine sm, SnapshotStore snapshots, WriteAheadLog wal, CancellationToken ct)
     {

@@ -22,6 +22,12 @@ public sealed record SkippedSnapshot(string FilePath, string Reason);
 public sealed record SnapshotLoadResult(Snapshot? Snapshot, string? FilePath, IReadOnlyList<SkippedSnapshot> Skipped);
 
 /// <summary>
+/// What <see cref="SnapshotStore.RestoreLatest"/> restored: the snapshot's metadata, file and image
+/// size in bytes (null metadata and path when there was none), and every newer file passed over.
+/// </summary>
+public sealed record SnapshotRestoreResult(SnapshotMetadata? Metadata, string? FilePath, long DataBytes, IReadOnlyList<SkippedSnapshot> Skipped);
+
+/// <summary>
 /// Snapshot files in one directory, one per (index, term), named so that name order is age order.
 /// A snapshot becomes visible only once complete and durable: it is written to a temporary file,
 /// synced, renamed into place, and the directory synced. Temporary files left by a crash are
@@ -137,6 +143,62 @@ public sealed class SnapshotStore
     }
 
     /// <summary>
+    /// Restores the newest snapshot that passes every check, in one streaming pass, without holding
+    /// its image in memory: <paramref name="restore"/> is given the metadata and the image as a
+    /// forward-only stream (<see cref="Stream.Length"/> is its size) and must read it to its end
+    /// (until a read returns 0) before it makes anything it read visible. That last read checks the
+    /// file's checksum and throws <see cref="SnapshotCorruptException"/> on a mismatch, so a
+    /// restore that builds its new state aside and swaps it in at the end never installs a damaged
+    /// image. When the header is bad, or <paramref name="restore"/> throws
+    /// <see cref="InvalidDataException"/>, <see cref="EndOfStreamException"/> or
+    /// <see cref="SnapshotCorruptException"/>, the file is reported in
+    /// <see cref="SnapshotRestoreResult.Skipped"/> (and left on disk) and the next older one is
+    /// tried. Any other exception propagates. Returns the metadata of the snapshot restored, or null
+    /// metadata when no file passed (then <paramref name="restore"/> installed nothing).
+    /// </summary>
+    public SnapshotRestoreResult RestoreLatest(Action<SnapshotMetadata, Stream> restore)
+    {
+        ArgumentNullException.ThrowIfNull(restore);
+        var skipped = new List<SkippedSnapshot>();
+        foreach (var (nameOnly, path) in List())
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.SequentialScan);
+            var reason = ReadHeader(file, out var metadata, out _, out var dataLength);
+            if (reason is null && (metadata.Index != nameOnly.Index || metadata.Term != nameOnly.Term))
+            {
+                reason = $"file name says index {nameOnly.Index} term {nameOnly.Term} but its header says index {metadata.Index} term {metadata.Term}";
+            }
+
+            if (reason is not null)
+            {
+                skipped.Add(new SkippedSnapshot(path, reason));
+                continue;
+            }
+
+            var length = (long)dataLength;
+            var body = new SnapshotDataStream(file, path, length);
+            try
+            {
+                restore(metadata, body);
+            }
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or SnapshotCorruptException)
+            {
+                skipped.Add(new SkippedSnapshot(path, e is SnapshotCorruptException c ? c.Reason : e.Message));
+                continue;
+            }
+
+            if (!body.Verified)
+            {
+                throw new InvalidOperationException($"snapshot: the restore of {path} returned without reading the image to its end, so its checksum was never checked");
+            }
+
+            return new SnapshotRestoreResult(metadata, path, length, skipped);
+        }
+
+        return new SnapshotRestoreResult(null, null, 0, skipped);
+    }
+
+    /// <summary>
     /// The raw bytes of the snapshot file at <paramref name="filePath"/> (as returned by
     /// <see cref="LoadLatest"/> or <see cref="SaveAsync(SnapshotMetadata, ReadOnlyMemory{byte}, CancellationToken)"/>),
     /// in chunks of at most <paramref name="chunkSize"/> bytes, to be sent to a follower or a
@@ -204,15 +266,18 @@ public sealed class SnapshotStore
         }
     }
 
-    /// <summary>Checks a snapshot file completely; returns null when it is good, else the reason it is not.</summary>
-    internal static string? Verify(string path, out SnapshotMetadata metadata, out long dataOffset)
+    /// <summary>
+    /// Reads and checks the header of the file open in <paramref name="file"/> (positioned at its
+    /// start) and that the file's length is the one the header describes; leaves the file
+    /// positioned at the start of the data. Returns null when they are good, else the reason.
+    /// </summary>
+    private static string? ReadHeader(FileStream file, out SnapshotMetadata metadata, out int headerLength, out ulong dataLength)
     {
         metadata = SnapshotMetadata.Empty;
-        dataOffset = 0;
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+        dataLength = 0;
         var prefix = new byte[SnapshotFormat.FixedHeaderPrefix];
         var n = file.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
-        var reason = SnapshotFormat.TryReadHeaderLength(prefix.AsSpan(0, n), out var headerLength);
+        var reason = SnapshotFormat.TryReadHeaderLength(prefix.AsSpan(0, n), out headerLength);
         if (reason is not null)
         {
             return reason;
@@ -226,7 +291,7 @@ public sealed class SnapshotStore
         var header = new byte[headerLength];
         prefix.CopyTo(header, 0);
         file.ReadExactly(header, prefix.Length, headerLength - prefix.Length);
-        reason = SnapshotFormat.TryDecodeHeader(header, out metadata, out var dataLength);
+        reason = SnapshotFormat.TryDecodeHeader(header, out metadata, out dataLength);
         if (reason is not null)
         {
             return reason;
@@ -236,6 +301,20 @@ public sealed class SnapshotStore
         if (dataLength > long.MaxValue / 2 || file.Length != expected)
         {
             return $"file is {file.Length} bytes but its header describes {expected} bytes (truncated or extended)";
+        }
+
+        return null;
+    }
+
+    /// <summary>Checks a snapshot file completely; returns null when it is good, else the reason it is not.</summary>
+    internal static string? Verify(string path, out SnapshotMetadata metadata, out long dataOffset)
+    {
+        dataOffset = 0;
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+        var reason = ReadHeader(file, out metadata, out var headerLength, out var dataLength);
+        if (reason is not null)
+        {
+            return reason;
         }
 
         dataOffset = headerLength;
