@@ -646,24 +646,28 @@ public sealed partial class ConclaveMember
     /// <summary>A follower installs the leader's snapshot: the file is already in the store (received by the transfer pump).</summary>
     private async Task RestoreFromSnapshotAsync(SnapshotMetadata metadata)
     {
-        SnapshotLoadResult loaded;
+        // The image streams from the file into a new store, swapped in only once the file's checksum
+        // matched (the file was verified when it was installed, so this is a second line of defence).
         await _snapshotGate.WaitAsync();
         try
         {
-            loaded = _snapshots.LoadLatest();
+            var restored = _snapshots.RestoreLatest((found, image) =>
+            {
+                if (found.Index != metadata.Index || found.Term != metadata.Term)
+                {
+                    throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} (term {metadata.Term}) the core installed is not the newest file in the snapshot store (that is {found.Index}, term {found.Term})");
+                }
+                _sm.Restore(image);
+            });
+            if (restored.Metadata is null)
+            {
+                throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not in the snapshot store: {string.Join("; ", restored.Skipped.Select(s => s.Reason))}");
+            }
         }
         finally
         {
             _snapshotGate.Release();
         }
-        if (loaded.Snapshot is not { } snap || snap.Metadata.Index != metadata.Index || snap.Metadata.Term != metadata.Term)
-        {
-            throw new InvalidOperationException($"server: the snapshot at index {metadata.Index} the core installed is not the newest file in the snapshot store");
-        }
-        // Read in place: the loaded image is not copied a second time.
-        _sm.Restore(MemoryMarshal.TryGetArray(snap.Data, out var segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(snap.Data.ToArray(), writable: false));
         _watchHub.Resync();
         _confState = metadata.ConfState;
         Volatile.Write(ref _snapshotIndex, metadata.Index);
