@@ -103,6 +103,36 @@ public sealed class ClusterLifetimeTests
         }
     }
 
+    [Fact]
+    public async Task Serve_with_exit_on_stdin_eof_stops_cleanly_when_its_stdin_closes()
+    {
+        var ports = FreePort.Take(3);
+        var directory = Directory.CreateTempSubdirectory("conclave-stdin-eof-");
+        var member = new LoggedProcess(Cli.Start([
+            "serve", "--data-dir", Path.Combine(directory.FullName, "data"),
+            "--listen-client-urls", $"http://127.0.0.1:{ports[0]}", "--advertise-client-urls", $"http://127.0.0.1:{ports[0]}",
+            "--listen-peer-urls", $"http://127.0.0.1:{ports[1]}", "--initial-advertise-peer-urls", $"http://127.0.0.1:{ports[1]}",
+            "--initial-cluster", $"default=http://127.0.0.1:{ports[1]}", "--listen-metrics-urls", $"http://127.0.0.1:{ports[2]}",
+            "--exit-on-stdin-eof",
+        ], redirectInput: true));
+        try
+        {
+            await member.WaitForLogAsync("this member is Leader");
+            member.CloseStdin();
+            var exitCode = await member.WaitForExitAsync("serve exits after its stdin closed");
+            Assert.True(exitCode == 0, $"exit {exitCode}\n{member.Log}");
+            Assert.Contains("stdin closed (the parent process is gone); stopping", member.Log);
+            Assert.Contains("Conclave.Serve[3101] stopping", member.Log); // the clean SIGTERM path, not a crash
+            Assert.Matches("member [0-9a-f]{16} stopped", member.Log);
+            Assert.All(ports, p => Assert.True(DevClusterTests.Bindable(p), $"port {p} still in use after serve exited"));
+        }
+        finally
+        {
+            await member.KillAsync();
+            directory.Delete(recursive: true);
+        }
+    }
+
     private static void KillIfRunning(int pid)
     {
         try
@@ -147,7 +177,50 @@ public sealed class ClusterLifetimeTests
             lock (_log)
             {
                 _log.AppendLine(line);
+                foreach (var waiter in _waiters.Where(w => line?.Contains(w.Text, StringComparison.Ordinal) == true).ToList())
+                {
+                    waiter.Done.TrySetResult();
+                    _waiters.Remove(waiter);
+                }
             }
+        }
+
+        private readonly List<(string Text, TaskCompletionSource Done)> _waiters = [];
+
+        /// <summary>Waits for a log line containing <paramref name="text"/> (already logged or still to come).</summary>
+        public async Task WaitForLogAsync(string text)
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_log)
+            {
+                if (_log.ToString().Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
+                _waiters.Add((text, done));
+            }
+            var first = await Task.WhenAny(done.Task, _process.WaitForExitAsync(), Task.Delay(Cli.RunTimeout));
+            if (first != done.Task)
+            {
+                throw new TimeoutException($"expected a log line with '{text}' (exited: {_process.HasExited})\n{Log}");
+            }
+        }
+
+        public void CloseStdin() => _process.StandardInput.Close();
+
+        public async Task<int> WaitForExitAsync(string what)
+        {
+            using var timeout = new CancellationTokenSource(Cli.RunTimeout);
+            try
+            {
+                await _process.WaitForExitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"expected the process to exit: {what}\n{Log}");
+            }
+            _process.WaitForExit();
+            return _process.ExitCode;
         }
 
         public async Task KillAsync()

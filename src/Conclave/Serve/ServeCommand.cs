@@ -98,12 +98,19 @@ public static partial class ServeCommand
             catch (IOException)
             {
             }
-            Console.Error.WriteLine("conclave serve: stdin closed (the parent process is gone); stopping");
             try
             {
                 stop.Cancel();
             }
             catch (ObjectDisposedException)
+            {
+            }
+            try
+            {
+                // The parent usually read our stderr, so this line often has no reader left.
+                Console.Error.WriteLine("conclave serve: stdin closed (the parent process is gone); stopping");
+            }
+            catch (IOException)
             {
             }
         })
