@@ -83,13 +83,26 @@ public sealed class ClusterLifetimeTests
             var put = await Cli.RunAsync("put", "k", "v", "--endpoints", endpoints, "--timeout", "5s");
             Assert.True(put.ExitCode == 0, put.ToString());
 
-            await members[1].KillAsync();
-            await members[2].KillAsync();
+            // Kill the leader and one follower, so the same path runs every time: the survivor is a
+            // follower that loses its leader and cannot win an election.
+            var status = await Cli.RunInProcessAsync("endpoint", "status", "-w", "json", "--endpoints", endpoints, "--timeout", "5s");
+            Assert.True(status.ExitCode == 0, status.ToString());
+            int leader;
+            using (var doc = JsonDocument.Parse(status.Stdout))
+            {
+                leader = doc.RootElement.EnumerateArray().ToList().FindIndex(e => e.GetProperty("is_leader").GetBoolean());
+            }
+            Assert.True(leader >= 0, $"no member reports being the leader: {status.Stdout}");
+            var killed = new[] { leader, (leader + 1) % 3 }.Order().ToArray();
+            foreach (var i in killed)
+            {
+                await members[i].KillAsync();
+            }
 
             var failed = await Cli.RunAsync("put", "k", "v2", "--endpoints", endpoints, "--timeout", "5s");
             Assert.True(failed.ExitCode == 3, failed.ToString());
             Assert.Equal(
-                $"Error: no leader: 2 of 3 members unreachable: 127.0.0.1:{clientPorts[1]}: connection refused; 127.0.0.1:{clientPorts[2]}: connection refused\n",
+                $"Error: no leader: 2 of 3 members unreachable: 127.0.0.1:{clientPorts[killed[0]]}: connection refused; 127.0.0.1:{clientPorts[killed[1]]}: connection refused\n",
                 failed.Stderr);
             Assert.Equal("", failed.Stdout);
         }
