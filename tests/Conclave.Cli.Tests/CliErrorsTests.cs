@@ -29,6 +29,13 @@ public sealed class CliErrorsTests
 
             var (leaderless, _) = await CliErrors.DescribeAsync(new NoLeaderException("etcdserver: no leader"), settings with { Endpoints = [$"127.0.0.1:{up}"] }, CancellationToken.None);
             Assert.Equal("no leader: the cluster is electing one or has lost its quorum (etcdserver: no leader)", leaderless);
+
+            // A timed-out write names the unreachable members too (the usual cause: a lost quorum).
+            var (timedOut, timedOutCode) = await CliErrors.DescribeAsync(new ServerTimeoutException("etcdserver: request timed out"), settings, CancellationToken.None);
+            Assert.Equal(ExitCodes.Unavailable, timedOutCode);
+            Assert.Equal(
+                $"request timed out; it may or may not have been applied (etcdserver: request timed out); 2 of 3 members unreachable: 127.0.0.1:{down[0]}: connection refused; 127.0.0.1:{down[1]}: connection refused",
+                timedOut);
         }
         finally
         {

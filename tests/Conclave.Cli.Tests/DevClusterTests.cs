@@ -39,7 +39,7 @@ public sealed class DevClusterTests
     }
 
     /// <summary>A base port whose 30 ports (clients, peers, HTTP) can all be bound right now.</summary>
-    private static int FreeRange()
+    internal static int FreeRange()
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
@@ -52,7 +52,7 @@ public sealed class DevClusterTests
         throw new InvalidOperationException("no range of 30 free ports found");
     }
 
-    private static bool Bindable(int port)
+    internal static bool Bindable(int port)
     {
         try
         {

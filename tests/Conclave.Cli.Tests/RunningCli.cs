@@ -55,6 +55,33 @@ public sealed class RunningCli : IAsyncDisposable
 
     public Task ExitedAsync => _process.WaitForExitAsync();
 
+    public int Pid => _process.Id;
+
+    /// <summary>SIGKILL to this process only (not its children), as an OOM killer or `kill -9` would; waits for it to be gone.</summary>
+    public async Task KillAloneAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        using var timeout = new CancellationTokenSource(Cli.RunTimeout);
+        await _process.WaitForExitAsync(timeout.Token);
+    }
+
+    /// <summary>Waits (at most <see cref="Cli.RunTimeout"/>) for the process to exit by itself and returns its code.</summary>
+    public async Task<int> WaitForExitAsync(string what)
+    {
+        using var timeout = new CancellationTokenSource(Cli.RunTimeout);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"expected the process to exit: {what}\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
+        }
+        // The asynchronous stdout/stderr readers have seen end of file once this returns.
+        _process.WaitForExit();
+        return _process.ExitCode;
+    }
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>The first stdout line (already printed or still to come) that matches.</summary>

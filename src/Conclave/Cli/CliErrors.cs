@@ -41,7 +41,7 @@ public static class CliErrors
                     return ($"cluster unavailable: {prefix}{e.Message}", ExitCodes.Unavailable);
                 }
             case ServerTimeoutException:
-                return ($"request timed out; it may or may not have been applied ({e.Message})", ExitCodes.Unavailable);
+                return (await WithUnreachableAsync($"request timed out; it may or may not have been applied ({e.Message})", settings, cancellationToken), ExitCodes.Unavailable);
             case CompactedException c:
                 return (c.CompactRevision > 0
                     ? $"the requested revision has been compacted (history starts at revision {c.CompactRevision})"
@@ -51,13 +51,13 @@ public static class CliErrors
             case LeaseNotFoundException:
                 return ("lease not found (never granted, revoked, or expired)", ExitCodes.Failed);
             case ConclaveException c when c.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable or StatusCode.Cancelled:
-                return ($"no answer within {Seconds(settings.Timeout)}: {c.Message}", ExitCodes.Unavailable);
+                return (await WithUnreachableAsync($"no answer within {Seconds(settings.Timeout)}: {c.Message}", settings, cancellationToken), ExitCodes.Unavailable);
             case ConclaveException c:
                 return (c.Message, ExitCodes.Failed);
             case RpcException r when r.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled:
-                return ($"no answer within {Seconds(settings.Timeout)}", ExitCodes.Unavailable);
+                return (await WithUnreachableAsync($"no answer within {Seconds(settings.Timeout)}", settings, cancellationToken), ExitCodes.Unavailable);
             case RpcException r when r.StatusCode is StatusCode.Unavailable:
-                return ($"member unavailable: {r.Status.Detail}", ExitCodes.Unavailable);
+                return (await WithUnreachableAsync($"member unavailable: {r.Status.Detail}", settings, cancellationToken), ExitCodes.Unavailable);
             case RpcException r:
                 return (r.Status.Detail.Length > 0 ? r.Status.Detail : r.StatusCode.ToString(), ExitCodes.Failed);
             case IOException or UnauthorizedAccessException:
@@ -66,6 +66,15 @@ public static class CliErrors
                 // A bug of ours: still one line, with the type so it can be reported.
                 return ($"unexpected {e.GetType().Name}: {e.Message}", ExitCodes.Failed);
         }
+    }
+
+    /// <summary>The message, followed by which endpoints are unreachable when some are (a timeout often means a lost quorum).</summary>
+    private static async Task<string> WithUnreachableAsync(string message, CliSettings settings, CancellationToken cancellationToken)
+    {
+        var unreachable = await UnreachableAsync(settings, cancellationToken);
+        return unreachable.Count == 0
+            ? message
+            : $"{message}; {unreachable.Count} of {settings.Endpoints.Count} members unreachable: {string.Join("; ", unreachable)}";
     }
 
     /// <summary>"host:port: reason" for every endpoint that refuses or ignores a TCP connect.</summary>

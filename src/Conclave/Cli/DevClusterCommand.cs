@@ -103,6 +103,13 @@ public static class DevClusterCommand
                     {
                         ["endpoints"] = new JsonArray(Endpoints.Select(e => (JsonNode)JsonValue.Create(e)).ToArray()),
                         ["data_dir"] = root,
+                        ["members"] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)new JsonObject
+                        {
+                            ["name"] = Name(i),
+                            ["endpoint"] = Endpoints[i],
+                            ["pid"] = _processes[i].Id,
+                            ["ports"] = new JsonArray(basePort + i, basePort + 10 + i, basePort + 20 + i),
+                        }).ToArray()),
                     }.ToJsonString());
                     break;
                 case OutputFormat.Plain:
@@ -142,6 +149,9 @@ public static class DevClusterCommand
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
+                // The members watch this pipe (serve --exit-on-stdin-eof): nothing is ever written
+                // to it, and when this process dies, SIGKILL included, they read end of file and stop.
+                RedirectStandardInput = true,
                 WorkingDirectory = root,
             };
             if (viaDotnet)
@@ -161,6 +171,7 @@ public static class DevClusterCommand
                 "--initial-cluster", initialCluster,
                 "--initial-cluster-state", "new",
                 "--initial-cluster-token", token,
+                Serve.ServeCommand.ExitOnStdinEofFlag,
             })
             {
                 start.ArgumentList.Add(arg);

@@ -11,16 +11,17 @@ public static class KvCommands
     public static Command Put(GlobalOptions global)
     {
         var key = new Argument<string>("KEY");
-        var value = new Argument<string?>("VALUE") { Description = "The value; read from stdin when omitted.", Arity = ArgumentArity.ZeroOrOne };
+        var value = new Argument<string?>("VALUE") { Description = "The value (as UTF-8); without it and --file, the bytes read from stdin.", Arity = ArgumentArity.ZeroOrOne };
+        var file = new Option<string?>("--file") { Description = "Put the bytes of this file (any binary data) instead of VALUE." };
         var lease = new Option<string?>("--lease") { Description = "Attach the key to this lease (hex id, as `lease grant` prints)." };
         var prevKv = new Option<bool>("--prev-kv") { Description = "Print the key-value the put replaced." };
-        var command = new Command("put", "Put a value to a key.") { key, value, lease, prevKv };
+        var command = new Command("put", "Put a value to a key.") { key, value, file, lease, prevKv };
         global.AddTo(command);
         CliAction.Set(command, global, async c =>
         {
             var leaseId = c.Parse.GetValue(lease) is { } l ? Render.ParseLeaseId(l) : 0;
-            var text = c.Parse.GetValue(value) ?? await Console.In.ReadToEndAsync(c.CancellationToken);
-            var result = await c.Client.PutAsync(c.Parse.GetValue(key)!, text, leaseId, c.Parse.GetValue(prevKv), c.CancellationToken);
+            var bytes = await ReadValueAsync(c.Parse.GetValue(value), c.Parse.GetValue(file), c.CancellationToken);
+            var result = await c.Client.PutAsync(c.Parse.GetValue(key)!, bytes, leaseId, c.Parse.GetValue(prevKv), c.CancellationToken);
             switch (c.Format)
             {
                 case OutputFormat.Json:
@@ -50,6 +51,37 @@ public static class KvCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The value of a put: VALUE's UTF-8 bytes, the bytes of --file, or else every byte of stdin
+    /// as it is (no decoding, no newline trimmed), so binary values round-trip.
+    /// </summary>
+    internal static async Task<byte[]> ReadValueAsync(string? value, string? file, CancellationToken cancellationToken)
+    {
+        if (value is not null && file is not null)
+        {
+            throw new CliUsageException("give either VALUE or --file, not both");
+        }
+        if (value is not null)
+        {
+            return System.Text.Encoding.UTF8.GetBytes(value);
+        }
+        if (file is not null)
+        {
+            try
+            {
+                return await File.ReadAllBytesAsync(file, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliFailureException($"cannot read --file {file}: {e.Message}");
+            }
+        }
+        await using var stdin = Console.OpenStandardInput();
+        using var buffer = new MemoryStream();
+        await stdin.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
     }
 
     public static Command Get(GlobalOptions global)
@@ -291,7 +323,7 @@ public static class KvCommands
                 c.Out.WriteLine(e.Kv!.Key);
                 if (e.Type == WatchEventType.Put)
                 {
-                    c.Out.WriteLine(e.Kv.ValueText);
+                    Render.PlainValue(c.Out, e.Kv.Value);
                 }
                 break;
             default:
@@ -301,9 +333,9 @@ public static class KvCommands
                     c.Console.Write(Render.KvTable(e.Snapshot));
                     break;
                 }
-                var previous = e.PrevKv is null ? "" : $" [grey](was {Markup.Escape(e.PrevKv.ValueText)})[/]";
+                var previous = e.PrevKv is null ? "" : $" [grey](was {Markup.Escape(Render.DisplayValue(e.PrevKv.Value))})[/]";
                 c.Console.MarkupLine(e.Type == WatchEventType.Put
-                    ? $"[grey]{e.Revision,6}[/] [green]PUT[/]    {Markup.Escape(e.Kv!.Key)} = {Markup.Escape(e.Kv.ValueText)}{previous}"
+                    ? $"[grey]{e.Revision,6}[/] [green]PUT[/]    {Markup.Escape(e.Kv!.Key)} = {Markup.Escape(Render.DisplayValue(e.Kv.Value))}{previous}"
                     : $"[grey]{e.Revision,6}[/] [red]DELETE[/] {Markup.Escape(e.Kv!.Key)}{previous}");
                 break;
         }

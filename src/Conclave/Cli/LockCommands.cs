@@ -43,7 +43,15 @@ public static class LockCommands
         return command;
     }
 
-    /// <summary>Runs the command with stdio inherited; kills it if the lock is lost or we are interrupted.</summary>
+    /// <summary>How long the command has to exit after SIGTERM before it (and its children) are killed.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Runs the command with stdio inherited and returns its exit code. If the lock is lost or
+    /// we are interrupted first, the command gets SIGTERM, then SIGKILL (with its process tree)
+    /// if it has not exited after <see cref="StopGrace"/>; a lost lock then exits 1 with a
+    /// message naming the lock, an interruption 130.
+    /// </summary>
     private static async Task<int> RunHoldingAsync(CliContext c, string[] args, DistributedMutex mutex)
     {
         var start = new ProcessStartInfo(args[0]) { UseShellExecute = false };
@@ -72,14 +80,40 @@ public static class LockCommands
             }
             catch (OperationCanceledException)
             {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None);
-                if (mutex.Lost.IsCancellationRequested && !c.CancellationToken.IsCancellationRequested)
+                var lost = mutex.Lost.IsCancellationRequested && !c.CancellationToken.IsCancellationRequested;
+                if (lost)
                 {
-                    throw new CliFailureException($"lock {mutex.Key} lost while '{args[0]}' ran; it was killed");
+                    await c.Err.WriteLineAsync($"lock {mutex.Key} lost (its session lease was revoked or expired, or the key was deleted); sending SIGTERM to '{args[0]}'");
+                }
+                var how = await StopAsync(process);
+                if (lost)
+                {
+                    throw new CliFailureException($"lock {mutex.Key} lost while '{args[0]}' ran; {how}");
                 }
                 throw;
             }
+        }
+    }
+
+    /// <summary>SIGTERM, then SIGKILL to the whole tree after <see cref="StopGrace"/>; says which it took.</summary>
+    private static async Task<string> StopAsync(Process process)
+    {
+        try
+        {
+            using var term = Process.Start(new ProcessStartInfo("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false });
+            if (term is not null)
+            {
+                await term.WaitForExitAsync(CancellationToken.None);
+            }
+            using var grace = new CancellationTokenSource(StopGrace);
+            await process.WaitForExitAsync(grace.Token);
+            return $"it exited with code {process.ExitCode} after SIGTERM";
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.ComponentModel.Win32Exception)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            return $"it was killed (SIGKILL) after not exiting within {StopGrace.TotalSeconds:0} s of SIGTERM";
         }
     }
 
@@ -106,7 +140,7 @@ public static class LockCommands
                 long seen = 0;
                 await foreach (var leader in Election.Observe(c.Client, n, c.CancellationToken))
                 {
-                    LeaseCommands.Print(c, new JsonObject { ["key"] = leader.Key, ["value"] = leader.Value, ["create_revision"] = leader.CreateRevision },
+                    LeaseCommands.Print(c, LeaderJson(leader.Key, leader.Value, leader.CreateRevision),
                         $"{leader.Key}\n{leader.Value}", $"leader of [bold]{Markup.Escape(n)}[/]: {Markup.Escape(leader.Value)} [grey]({Markup.Escape(leader.Key)})[/]");
                     if (max > 0 && ++seen >= max)
                     {
@@ -118,7 +152,7 @@ public static class LockCommands
             await using var session = await c.Client.GrantKeptLeaseAsync(c.Parse.GetValue(ttl), c.CancellationToken);
             var election = new Election(c.Client, n, session);
             await election.CampaignAsync(value, c.CancellationToken);
-            LeaseCommands.Print(c, new JsonObject { ["key"] = election.Key, ["value"] = value, ["create_revision"] = election.LeaderRevision },
+            LeaseCommands.Print(c, LeaderJson(election.Key!, value, election.LeaderRevision),
                 $"{election.Key}\n{value}", $"elected leader of [bold]{Markup.Escape(n)}[/] as {Markup.Escape(value)} [grey]({Markup.Escape(election.Key!)})[/]; Ctrl-C resigns");
             await WaitAsync(c.CancellationToken, session.Lost);
             if (session.Lost.IsCancellationRequested && !c.CancellationToken.IsCancellationRequested)
@@ -130,6 +164,15 @@ public static class LockCommands
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>A leader in json: the same value / value_base64 pair as a key-value (election values are text in the recipe).</summary>
+    private static JsonObject LeaderJson(string key, string value, long createRevision)
+    {
+        var json = new JsonObject { ["key"] = key };
+        Render.AddValue(json, System.Text.Encoding.UTF8.GetBytes(value));
+        json["create_revision"] = createRevision;
+        return json;
     }
 
     /// <summary>Returns when any of the tokens fires.</summary>

@@ -63,7 +63,11 @@ public static class ServiceCommands
             }
             catch (OperationCanceledException) when (!c.CancellationToken.IsCancellationRequested)
             {
-                throw new CliFailureException($"registration {registration.Key} lost: its lease could not be kept alive");
+                // Not re-registered: the lease was revoked by someone (an operator's `lease revoke`
+                // means "deregister") or expired while the cluster was unreachable. A supervisor
+                // that restarts on failure registers again (docs/cli.md).
+                throw new CliFailureException(
+                    $"registration {registration.Key} lost: its lease {Render.Hex(registration.LeaseId)} was revoked or expired; the instance is no longer registered");
             }
             catch (OperationCanceledException)
             {

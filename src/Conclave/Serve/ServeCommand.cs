@@ -35,6 +35,9 @@ public static partial class ServeCommand
         }
         var configFile = new Option<string>("--config-file") { Description = "JSON file of settings keyed by flag name; flags and CONCLAVE_* variables override it." };
         command.Options.Add(configFile);
+        // Hidden: set by `conclave dev-cluster`, whose members must not outlive it (docs/cli.md).
+        var exitOnStdinEof = new Option<bool>(ExitOnStdinEofFlag) { Description = "Stop when stdin reaches end of file (the parent closed it or died).", Hidden = true };
+        command.Options.Add(exitOnStdinEof);
 
         command.SetAction(async (parse, ct) =>
         {
@@ -61,9 +64,58 @@ public static partial class ServeCommand
                 }
                 return 2;
             }
-            return await RunAsync(settings, ct).ConfigureAwait(false);
+            if (!parse.GetValue(exitOnStdinEof))
+            {
+                return await RunAsync(settings, ct).ConfigureAwait(false);
+            }
+            using var parentGone = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            StopOnStdinEof(parentGone);
+            return await RunAsync(settings, parentGone.Token).ConfigureAwait(false);
         });
         return command;
+    }
+
+    /// <summary>The hidden flag that makes a member stop cleanly when its stdin reaches end of file.</summary>
+    public const string ExitOnStdinEofFlag = "--exit-on-stdin-eof";
+
+    /// <summary>
+    /// Cancels <paramref name="stop"/> once stdin reaches end of file. A parent that keeps the
+    /// write end of a pipe open and never writes to it is then watched without polling: the kernel
+    /// closes the pipe when the parent exits in any way, SIGKILL included.
+    /// </summary>
+    private static void StopOnStdinEof(CancellationTokenSource stop)
+    {
+        var reader = new Thread(() =>
+        {
+            try
+            {
+                using var stdin = Console.OpenStandardInput();
+                var buffer = new byte[256];
+                while (stdin.Read(buffer, 0, buffer.Length) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            try
+            {
+                // The parent usually read our stderr, so this line often has no reader left.
+                Console.Error.WriteLine("conclave serve: stdin closed (the parent process is gone); stopping");
+            }
+            catch (IOException)
+            {
+            }
+        })
+        { IsBackground = true, Name = "stdin-eof-watch" };
+        reader.Start();
     }
 
     private static string Describe(string flag) => flag switch
