@@ -1,3 +1,4 @@
+using System.Globalization;
 using Conclave.Robustness.Cluster;
 using Conclave.Robustness.Faults;
 using Conclave.Server;
@@ -93,8 +94,9 @@ public sealed class FailpointTests(ITestOutputHelper output)
 
     /// <summary>
     /// Three real members with every point armed to log its first hit: writes reach the WAL and
-    /// apply points; a follower killed while 6,000 puts pass (snapshot every 500 entries) must be
-    /// caught up by snapshot. It first restarts with snapshotInstall=crash@1: killed with the
+    /// apply points; a follower killed while 600 puts pass (a snapshot every 200 entries, 100
+    /// entries kept behind it: <see cref="FaultKinds.SnapshotCount"/>,
+    /// <see cref="FaultKinds.SnapshotCatchUpEntries"/>) must be caught up by snapshot. It first restarts with snapshotInstall=crash@1: killed with the
     /// leader's snapshot durable in its store but unknown to its WAL, it must still start again and
     /// catch up (it did not: "wal: entry index N leaves a gap", docs/robustness.md, bugs found),
     /// and the send, receive and install points are reached. Last it restarts with
@@ -108,7 +110,11 @@ public sealed class FailpointTests(ITestOutputHelper output)
         var points = Enum.GetValues<Failpoint>().Where(p => p is not (Failpoint.WalMidSegmentRollover or Failpoint.WalAfterSegmentRename)).ToList();
         var settings = new ClusterSettings
         {
-            Flags = ["--snapshot-count", "500"],
+            Flags =
+            [
+                "--snapshot-count", FaultKinds.SnapshotCount.ToString(CultureInfo.InvariantCulture),
+                "--snapshot-catchup-entries", FaultKinds.SnapshotCatchUpEntries.ToString(CultureInfo.InvariantCulture),
+            ],
             Environment = new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = string.Join(';', points.Select(p => $"{FailpointPlan.NameOf(p)}=log@1")) },
         };
         await using var cluster = new ConclaveCluster(3, ConclaveCluster.DllPath, settings);
@@ -147,7 +153,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
             }
         }
 
-        Assert.Equal(6_000, acknowledged);
+        Assert.Equal(FaultKinds.SnapshotLagPuts, acknowledged);
 
         // crash = SIGKILL at the point: the process is gone, its last line names the point.
         await cluster.KillAsync(follower);
@@ -166,13 +172,13 @@ public sealed class FailpointTests(ITestOutputHelper output)
         await cluster.WaitReadyAsync(follower, TimeSpan.FromSeconds(120));
     }
 
-    /// <summary>6,000 acknowledged puts, 16 at a time, through any running member (more than the 5,000 entries a leader keeps behind a snapshot).</summary>
+    /// <summary><see cref="FaultKinds.SnapshotLagPuts"/> acknowledged puts, 16 at a time, through any running member (more than the entries a leader keeps behind a snapshot plus a snapshot interval).</summary>
     private static async Task<int> LagAsync(AdminClient admin)
     {
         var acknowledged = 0;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(async writer =>
         {
-            for (var i = writer; i < 6_000; i += 16)
+            for (var i = writer; i < FaultKinds.SnapshotLagPuts; i += 16)
             {
                 await admin.AnyAsync(m => admin.PutAsync(m, $"fill/{writer}", ByteString.CopyFromUtf8($"v{i}"), TimeSpan.FromSeconds(5)), TimeSpan.FromSeconds(60));
                 Interlocked.Increment(ref acknowledged);
