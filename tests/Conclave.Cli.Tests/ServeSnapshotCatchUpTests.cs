@@ -2,7 +2,7 @@ using Conclave.Serve;
 
 namespace Conclave.Cli.Tests;
 
-/// <summary>`conclave serve --snapshot-catchup-entries`: its sources (flag, CONCLAVE_*, config file, default) and its validation.</summary>
+/// <summary>`conclave serve --snapshot-catchup-entries` (its sources: flag, CONCLAVE_*, config file, default; its validation) and the hidden --wal-segment-bytes.</summary>
 public sealed class ServeSnapshotCatchUpTests
 {
     private static ServeSettings? Parse(Dictionary<string, string> flags, List<string> errors, Dictionary<string, string>? environment = null, string? configFile = null) =>
@@ -28,11 +28,25 @@ public sealed class ServeSnapshotCatchUpTests
             Assert.Equal(20UL, byEnvironment!.SnapshotCatchUpEntries);
             Assert.Equal(10UL, byFlag!.SnapshotCatchUpEntries);
             Assert.Contains("snapshot-catchup-entries", ServeSettingsParser.Flags);
+            Assert.Equal(64L * 1024 * 1024, byDefault.WalSegmentBytes);
         }
         finally
         {
             File.Delete(config);
         }
+    }
+
+    [Fact]
+    public void The_hidden_wal_segment_size_is_read_and_refused_below_4096_bytes()
+    {
+        var errors = new List<string>();
+
+        var small = Parse(new() { ["wal-segment-bytes"] = "65536" }, errors);
+        var tooSmall = Parse(new() { ["wal-segment-bytes"] = "4095" }, errors);
+
+        Assert.Equal(65_536L, small!.WalSegmentBytes);
+        Assert.Null(tooSmall);
+        Assert.Equal($"--wal-segment-bytes must be a whole number from 4096 to {1L << 30}, not '4095'", Assert.Single(errors));
     }
 
     [Theory]

@@ -100,20 +100,24 @@ public sealed class FailpointTests(ITestOutputHelper output)
     /// leader's snapshot durable in its store but unknown to its WAL, it must still start again and
     /// catch up (it did not: "wal: entry index N leaves a gap", docs/robustness.md, bugs found),
     /// and the send, receive and install points are reached. Last it restarts with
-    /// afterApply=crash@20: it dies by SIGKILL there, and starts again.
-    /// (The WAL's segment rollover points need a 64 MiB segment to fill and are not reached here.)
+    /// afterApply=crash@20: it dies by SIGKILL there, and starts again. The members' WAL segments
+    /// are 16 KiB (hidden --wal-segment-bytes), so the puts roll segments over and a snapshot
+    /// releases old ones: the rollover and release points are reached too. (With 64 MiB segments
+    /// they were not: the wait for them ran into its 600 s timeout, which a ContinueWith turned
+    /// into success.)
     /// </summary>
     [ConclaveServeFact]
     public async Task Every_failpoint_fires_in_real_members_and_crash_kills_the_process()
     {
         Assert.True(File.Exists(ConclaveCluster.DllPath), $"{ConclaveCluster.DllPath} does not exist: build it with dotnet build src/Conclave -c Release");
-        var points = Enum.GetValues<Failpoint>().Where(p => p is not (Failpoint.WalMidSegmentRollover or Failpoint.WalAfterSegmentRename)).ToList();
+        var points = Enum.GetValues<Failpoint>().ToList();
         var settings = new ClusterSettings
         {
             Flags =
             [
                 "--snapshot-count", FaultKinds.SnapshotCount.ToString(CultureInfo.InvariantCulture),
                 "--snapshot-catchup-entries", FaultKinds.SnapshotCatchUpEntries.ToString(CultureInfo.InvariantCulture),
+                "--wal-segment-bytes", "16384",
             ],
             Environment = new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = string.Join(';', points.Select(p => $"{FailpointPlan.NameOf(p)}=log@1")) },
         };
@@ -121,7 +125,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(600));
         var fired = points.ToDictionary(
             p => p,
-            p => Enumerable.Range(0, 3).Select(m => cluster.NextLogLineAsync(m, line => line.Contains($"failpoint {FailpointPlan.NameOf(p)} fired", StringComparison.Ordinal), timeout.Token).ContinueWith(_ => m, TaskScheduler.Default)).ToList());
+            p => Enumerable.Range(0, 3).Select(m => FiredOnAsync(cluster.NextLogLineAsync(m, line => line.Contains($"failpoint {FailpointPlan.NameOf(p)} fired", StringComparison.Ordinal), timeout.Token), m)).ToList());
         await cluster.StartAsync(TimeSpan.FromSeconds(60));
         using var injector = new FaultInjector(cluster, new Random(5));
         using var admin = new AdminClient(cluster);
@@ -170,6 +174,16 @@ public sealed class FailpointTests(ITestOutputHelper output)
 
         await cluster.RestartAsync(follower, new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = null });
         await cluster.WaitReadyAsync(follower, TimeSpan.FromSeconds(120));
+    }
+
+    /// <summary>
+    /// <paramref name="member"/> once <paramref name="line"/> arrives; canceled (not successful)
+    /// when the wait for the line is, so a point that is never reached fails the test.
+    /// </summary>
+    private static async Task<int> FiredOnAsync(Task<string> line, int member)
+    {
+        await line;
+        return member;
     }
 
     /// <summary><see cref="FaultKinds.SnapshotLagPuts"/> acknowledged puts, 16 at a time, through any running member (more than the entries a leader keeps behind a snapshot plus a snapshot interval).</summary>

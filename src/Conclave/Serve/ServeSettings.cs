@@ -50,6 +50,12 @@ public sealed record ServeSettings
     /// </summary>
     public required ulong SnapshotCatchUpEntries { get; init; }
 
+    /// <summary>
+    /// Size of one WAL segment file (hidden --wal-segment-bytes, not an etcd flag; default 64 MiB,
+    /// etcd's): tests make it small so that segment rollover and release happen after a few writes.
+    /// </summary>
+    public required long WalSegmentBytes { get; init; }
+
     /// <summary>0 = the default quota (2 GiB).</summary>
     public required long QuotaBackendBytes { get; init; }
 
@@ -77,7 +83,7 @@ public static class ServeSettingsParser
         "name", "data-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
         "initial-advertise-peer-urls", "listen-metrics-urls", "initial-cluster", "initial-cluster-state",
         "initial-cluster-token", "heartbeat-interval", "election-timeout", "snapshot-count",
-        "snapshot-catchup-entries", "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
+        "snapshot-catchup-entries", "wal-segment-bytes", "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
     ];
 
     /// <summary>
@@ -140,6 +146,7 @@ public static class ServeSettingsParser
             errors.Add($"--election-timeout ({election}) must be at least 5 times --heartbeat-interval ({heartbeat})");
         }
         var snapshotCount = Number("snapshot-count", Get("snapshot-count") ?? "10000", 1, long.MaxValue, errors);
+        var walSegmentBytes = Number("wal-segment-bytes", Get("wal-segment-bytes") ?? "67108864", 4096, 1L << 30, errors);
         var catchUpEntries = Number("snapshot-catchup-entries", Get("snapshot-catchup-entries") ?? "5000", 1, long.MaxValue, errors);
         var quota = Number("quota-backend-bytes", Get("quota-backend-bytes") ?? "0", 0, long.MaxValue, errors);
         var maxRequest = Number("max-request-bytes", Get("max-request-bytes") ?? "1572864", 1, 64L * 1024 * 1024, errors);
@@ -215,6 +222,7 @@ public static class ServeSettingsParser
             ElectionTimeoutMs = (int)election,
             SnapshotCount = (ulong)snapshotCount,
             SnapshotCatchUpEntries = (ulong)catchUpEntries,
+            WalSegmentBytes = walSegmentBytes,
             QuotaBackendBytes = quota,
             MaxRequestBytes = (int)maxRequest,
             AutoCompactionMode = mode!.Value,
