@@ -1,3 +1,4 @@
+using System.Globalization;
 using Conclave.Robustness.Cluster;
 using Conclave.Robustness.Faults;
 using Conclave.Server;
@@ -93,29 +94,38 @@ public sealed class FailpointTests(ITestOutputHelper output)
 
     /// <summary>
     /// Three real members with every point armed to log its first hit: writes reach the WAL and
-    /// apply points; a follower killed while 6,000 puts pass (snapshot every 500 entries) must be
-    /// caught up by snapshot. It first restarts with snapshotInstall=crash@1: killed with the
+    /// apply points; a follower killed while 600 puts pass (a snapshot every 200 entries, 100
+    /// entries kept behind it: <see cref="FaultKinds.SnapshotCount"/>,
+    /// <see cref="FaultKinds.SnapshotCatchUpEntries"/>) must be caught up by snapshot. It first restarts with snapshotInstall=crash@1: killed with the
     /// leader's snapshot durable in its store but unknown to its WAL, it must still start again and
     /// catch up (it did not: "wal: entry index N leaves a gap", docs/robustness.md, bugs found),
     /// and the send, receive and install points are reached. Last it restarts with
-    /// afterApply=crash@20: it dies by SIGKILL there, and starts again.
-    /// (The WAL's segment rollover points need a 64 MiB segment to fill and are not reached here.)
+    /// afterApply=crash@20: it dies by SIGKILL there, and starts again. The members' WAL segments
+    /// are 16 KiB (hidden --wal-segment-bytes), so the puts roll segments over and a snapshot
+    /// releases old ones: the rollover and release points are reached too. (With 64 MiB segments
+    /// they were not: the wait for them ran into its 600 s timeout, which a ContinueWith turned
+    /// into success.)
     /// </summary>
     [ConclaveServeFact]
     public async Task Every_failpoint_fires_in_real_members_and_crash_kills_the_process()
     {
         Assert.True(File.Exists(ConclaveCluster.DllPath), $"{ConclaveCluster.DllPath} does not exist: build it with dotnet build src/Conclave -c Release");
-        var points = Enum.GetValues<Failpoint>().Where(p => p is not (Failpoint.WalMidSegmentRollover or Failpoint.WalAfterSegmentRename)).ToList();
+        var points = Enum.GetValues<Failpoint>().ToList();
         var settings = new ClusterSettings
         {
-            Flags = ["--snapshot-count", "500"],
+            Flags =
+            [
+                "--snapshot-count", FaultKinds.SnapshotCount.ToString(CultureInfo.InvariantCulture),
+                "--snapshot-catchup-entries", FaultKinds.SnapshotCatchUpEntries.ToString(CultureInfo.InvariantCulture),
+                "--wal-segment-bytes", "16384",
+            ],
             Environment = new Dictionary<string, string?> { [Failpoints.EnvironmentVariable] = string.Join(';', points.Select(p => $"{FailpointPlan.NameOf(p)}=log@1")) },
         };
         await using var cluster = new ConclaveCluster(3, ConclaveCluster.DllPath, settings);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(600));
         var fired = points.ToDictionary(
             p => p,
-            p => Enumerable.Range(0, 3).Select(m => cluster.NextLogLineAsync(m, line => line.Contains($"failpoint {FailpointPlan.NameOf(p)} fired", StringComparison.Ordinal), timeout.Token).ContinueWith(_ => m, TaskScheduler.Default)).ToList());
+            p => Enumerable.Range(0, 3).Select(m => FiredOnAsync(cluster.NextLogLineAsync(m, line => line.Contains($"failpoint {FailpointPlan.NameOf(p)} fired", StringComparison.Ordinal), timeout.Token), m)).ToList());
         await cluster.StartAsync(TimeSpan.FromSeconds(60));
         using var injector = new FaultInjector(cluster, new Random(5));
         using var admin = new AdminClient(cluster);
@@ -147,7 +157,7 @@ public sealed class FailpointTests(ITestOutputHelper output)
             }
         }
 
-        Assert.Equal(6_000, acknowledged);
+        Assert.Equal(FaultKinds.SnapshotLagPuts, acknowledged);
 
         // crash = SIGKILL at the point: the process is gone, its last line names the point.
         await cluster.KillAsync(follower);
@@ -166,13 +176,23 @@ public sealed class FailpointTests(ITestOutputHelper output)
         await cluster.WaitReadyAsync(follower, TimeSpan.FromSeconds(120));
     }
 
-    /// <summary>6,000 acknowledged puts, 16 at a time, through any running member (more than the 5,000 entries a leader keeps behind a snapshot).</summary>
+    /// <summary>
+    /// <paramref name="member"/> once <paramref name="line"/> arrives; canceled (not successful)
+    /// when the wait for the line is, so a point that is never reached fails the test.
+    /// </summary>
+    private static async Task<int> FiredOnAsync(Task<string> line, int member)
+    {
+        await line;
+        return member;
+    }
+
+    /// <summary><see cref="FaultKinds.SnapshotLagPuts"/> acknowledged puts, 16 at a time, through any running member (more than the entries a leader keeps behind a snapshot plus a snapshot interval).</summary>
     private static async Task<int> LagAsync(AdminClient admin)
     {
         var acknowledged = 0;
         await Task.WhenAll(Enumerable.Range(0, 16).Select(async writer =>
         {
-            for (var i = writer; i < 6_000; i += 16)
+            for (var i = writer; i < FaultKinds.SnapshotLagPuts; i += 16)
             {
                 await admin.AnyAsync(m => admin.PutAsync(m, $"fill/{writer}", ByteString.CopyFromUtf8($"v{i}"), TimeSpan.FromSeconds(5)), TimeSpan.FromSeconds(60));
                 Interlocked.Increment(ref acknowledged);

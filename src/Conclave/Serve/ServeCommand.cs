@@ -29,7 +29,8 @@ public static partial class ServeCommand
         var options = new Dictionary<string, Option<string>>(StringComparer.Ordinal);
         foreach (var flag in ServeSettingsParser.Flags)
         {
-            var option = new Option<string>("--" + flag) { Description = Describe(flag) };
+            // --wal-segment-bytes is for tests (not an etcd flag): left out of --help.
+            var option = new Option<string>("--" + flag) { Description = Describe(flag), Hidden = flag is "wal-segment-bytes" };
             options[flag] = option;
             command.Options.Add(option);
         }
@@ -133,6 +134,8 @@ public static partial class ServeCommand
         "heartbeat-interval" => "Raft heartbeat interval in ms (default 100).",
         "election-timeout" => "Raft election timeout in ms (default 1000).",
         "snapshot-count" => "Applied entries between snapshots (default 100000; a snapshot is also taken after 64 MiB of entries).",
+        "snapshot-catchup-entries" => "Log entries kept behind each snapshot for slow followers; one further behind gets the snapshot (default 5000).",
+        "wal-segment-bytes" => "Size of one WAL segment file (default 67108864; for tests).",
         "quota-backend-bytes" => "Store size quota in bytes; 0 = 2 GiB.",
         "max-request-bytes" => "Largest client request in bytes (default 1572864).",
         "auto-compaction-mode" => "'periodic' or 'revision'.",
@@ -198,6 +201,8 @@ public static partial class ServeCommand
             HeartbeatIntervalMs = settings.HeartbeatIntervalMs,
             ElectionTimeoutMs = settings.ElectionTimeoutMs,
             SnapshotCount = settings.SnapshotCount,
+            SnapshotCatchUpEntries = settings.SnapshotCatchUpEntries,
+            WalSegmentBytes = settings.WalSegmentBytes,
             QuotaBytes = settings.QuotaBackendBytes > 0 ? settings.QuotaBackendBytes : 2L * 1024 * 1024 * 1024,
             MaxRequestBytes = settings.MaxRequestBytes,
             LoggerFactory = loggerFactory,

@@ -43,6 +43,19 @@ public sealed record ServeSettings
 
     public required ulong SnapshotCount { get; init; }
 
+    /// <summary>
+    /// Raft log entries a member keeps behind each snapshot (etcd 3.6 --snapshot-catchup-entries,
+    /// earlier --experimental-snapshot-catchup-entries): a follower at most this far behind the
+    /// snapshot is caught up with entries, one further behind gets the snapshot.
+    /// </summary>
+    public required ulong SnapshotCatchUpEntries { get; init; }
+
+    /// <summary>
+    /// Size of one WAL segment file (hidden --wal-segment-bytes, not an etcd flag; default 64 MiB,
+    /// etcd's): tests make it small so that segment rollover and release happen after a few writes.
+    /// </summary>
+    public required long WalSegmentBytes { get; init; }
+
     /// <summary>0 = the default quota (2 GiB).</summary>
     public required long QuotaBackendBytes { get; init; }
 
@@ -70,7 +83,7 @@ public static class ServeSettingsParser
         "name", "data-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
         "initial-advertise-peer-urls", "listen-metrics-urls", "initial-cluster", "initial-cluster-state",
         "initial-cluster-token", "heartbeat-interval", "election-timeout", "snapshot-count",
-        "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
+        "snapshot-catchup-entries", "wal-segment-bytes", "quota-backend-bytes", "max-request-bytes", "auto-compaction-mode", "auto-compaction-retention",
     ];
 
     /// <summary>
@@ -133,6 +146,8 @@ public static class ServeSettingsParser
             errors.Add($"--election-timeout ({election}) must be at least 5 times --heartbeat-interval ({heartbeat})");
         }
         var snapshotCount = Number("snapshot-count", Get("snapshot-count") ?? "100000", 1, long.MaxValue, errors);
+        var walSegmentBytes = Number("wal-segment-bytes", Get("wal-segment-bytes") ?? "67108864", 4096, 1L << 30, errors);
+        var catchUpEntries = Number("snapshot-catchup-entries", Get("snapshot-catchup-entries") ?? "5000", 1, long.MaxValue, errors);
         var quota = Number("quota-backend-bytes", Get("quota-backend-bytes") ?? "0", 0, long.MaxValue, errors);
         var maxRequest = Number("max-request-bytes", Get("max-request-bytes") ?? "1572864", 1, 64L * 1024 * 1024, errors);
 
@@ -206,6 +221,8 @@ public static class ServeSettingsParser
             HeartbeatIntervalMs = (int)heartbeat,
             ElectionTimeoutMs = (int)election,
             SnapshotCount = (ulong)snapshotCount,
+            SnapshotCatchUpEntries = (ulong)catchUpEntries,
+            WalSegmentBytes = walSegmentBytes,
             QuotaBackendBytes = quota,
             MaxRequestBytes = (int)maxRequest,
             AutoCompactionMode = mode!.Value,
