@@ -19,8 +19,8 @@ namespace Conclave.E2E.Tests.Cluster;
 [Collection(RealClusterCollection.Name)]
 public sealed partial class KillLeaderTests(ITestOutputHelper output)
 {
-    /// <summary>Log entries the server keeps behind a snapshot for slow followers (ConclaveMemberOptions.SnapshotCatchUpEntries, not a flag).</summary>
-    private const long CatchUpEntries = 5_000;
+    /// <summary>Log entries the members keep behind a snapshot for slow followers (--snapshot-catchup-entries; 5,000 by default).</summary>
+    private const long CatchUpEntries = 200;
 
     private const int Writers = 4;
     private const int FillWriters = 12;
@@ -31,7 +31,7 @@ public sealed partial class KillLeaderTests(ITestOutputHelper output)
     [EtcdFact]
     public async Task Kill_the_leader_while_clients_write_then_the_restarted_member_catches_up_by_snapshot()
     {
-        await using var cluster = await ConclaveProcessCluster.StartAsync(3, "--snapshot-count", "50");
+        await using var cluster = await ConclaveProcessCluster.StartAsync(3, "--snapshot-count", "50", "--snapshot-catchup-entries", "200");
         var members = cluster.Members;
         var clients = members.Select(m => new EtcdClient(m.ClientUrl)).ToArray();
         using var stop = new CancellationTokenSource();
