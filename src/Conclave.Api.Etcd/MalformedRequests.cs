@@ -1,7 +1,7 @@
 using System.Reflection;
+using Google.Protobuf;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
-using Google.Protobuf;
 
 namespace Conclave.Api.Etcd;
 
