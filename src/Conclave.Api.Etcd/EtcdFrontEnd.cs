@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Conclave.Api.Etcd.Services;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -26,19 +27,24 @@ public static class EtcdFrontEnd
             o.MaxReceiveMessageSize = limits.MaxReceiveMessageBytes;
             o.MaxSendMessageSize = null;
             o.Interceptors.Add<EtcdMetricsInterceptor>();
-            o.Interceptors.Add<MalformedRequestInterceptor>();
         });
+        // Our provider binds every service with request marshallers that report a protobuf that does
+        // not parse as etcd does (MalformedRequests); grpc-dotnet's own provider would bind the same
+        // routes a second time, so it is removed.
+        var own = services.Where(d => d.ServiceType == typeof(IServiceMethodProvider<>)
+            && d.ImplementationType is { IsGenericTypeDefinition: true } t && t.Name.StartsWith("BinderServiceMethodProvider", StringComparison.Ordinal)).ToList();
+        if (own.Count != 1)
+        {
+            throw new InvalidOperationException($"expected grpc-dotnet's BinderServiceMethodProvider to be registered once, found {own.Count}");
+        }
+        services.Remove(own[0]);
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(MalformedRequestMethodProvider<>));
         return services;
     }
 
-    /// <summary>Maps the gRPC services; on a <see cref="IApplicationBuilder"/> (a WebApplication) also adds the check for requests that do not parse (<see cref="MalformedRequests"/>).</summary>
+    /// <summary>Maps the gRPC services (bound by <see cref="MalformedRequestMethodProvider{TService}"/>, registered by <see cref="AddEtcdFrontEnd"/>).</summary>
     public static IEndpointRouteBuilder MapEtcdGrpc(this IEndpointRouteBuilder app)
     {
-        if (app is IApplicationBuilder pipeline)
-        {
-            pipeline.UseMiddleware<MalformedRequestMiddleware>();
-        }
-
         app.MapGrpcService<KvService>();
         app.MapGrpcService<WatchService>();
         app.MapGrpcService<LeaseService>();

@@ -131,8 +131,13 @@ public sealed class EtcdMetricsInterceptor(EtcdMetrics metrics) : Interceptor
         }
     }
 
+    /// <summary>The split of every method path seen (one per gRPC method), so a call allocates no strings.</summary>
+    private static readonly ConcurrentDictionary<string, (string Service, string Method)> SplitPaths = new(StringComparer.Ordinal);
+
     /// <summary>"/etcdserverpb.KV/Range" → ("etcdserverpb.KV", "Range").</summary>
-    private static (string Service, string Method) Split(string path)
+    private static (string Service, string Method) Split(string path) => SplitPaths.GetOrAdd(path, SplitUncached);
+
+    private static (string Service, string Method) SplitUncached(string path)
     {
         var trimmed = path.TrimStart('/');
         var slash = trimmed.IndexOf('/', StringComparison.Ordinal);

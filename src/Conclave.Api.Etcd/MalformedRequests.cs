@@ -1,11 +1,7 @@
-using System.Buffers.Binary;
-using System.Collections.Frozen;
-using Conclave.Api.Etcd.Protocol;
+using System.Reflection;
 using Google.Protobuf;
-using Google.Protobuf.Reflection;
+using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
-using Microsoft.AspNetCore.Http;
 
 namespace Conclave.Api.Etcd;
 
@@ -13,94 +9,98 @@ namespace Conclave.Api.Etcd;
 /// Requests whose protobuf does not parse get <see cref="StatusCode.Internal"/> "grpc: error
 /// unmarshalling request: ..." as from etcd (grpc-go), instead of grpc-dotnet's
 /// <see cref="StatusCode.Unknown"/> "Exception was thrown by handler." and an error logged for
-/// every bad packet. grpc-dotnet parses a single request message before any interceptor runs, so
-/// <see cref="MalformedRequestMiddleware"/> checks those bodies first; messages of request streams
-/// are parsed inside the handler, where <see cref="MalformedRequestInterceptor"/> converts the failure.
+/// every bad packet. The check is the one parse grpc-dotnet does anyway: every request marshaller
+/// is wrapped (<see cref="Wrap{T}"/>) so a parse failure throws the etcd status as an
+/// <see cref="RpcException"/>, which grpc-dotnet sends as the call's status (for a single request
+/// before the handler runs; for a request stream from the handler's MoveNext).
 /// </summary>
 internal static class MalformedRequests
 {
     public static RpcException Error(InvalidProtocolBufferException e) =>
         new(new Status(StatusCode.Internal, $"grpc: error unmarshalling request: {e.Message}"));
 
-    /// <summary>Parsers of the request message of every method that takes exactly one, by HTTP path "/package.Service/Method".</summary>
-    public static FrozenDictionary<string, MessageParser> SingleRequestParsers { get; } = new[]
+    /// <summary><paramref name="inner"/> with a deserializer that reports a parse failure as <see cref="Error"/>.</summary>
+    public static Marshaller<T> Wrap<T>(Marshaller<T> inner) => new(
+        inner.ContextualSerializer,
+        context =>
         {
-            KV.Descriptor, Watch.Descriptor, Lease.Descriptor, Cluster.Descriptor, Maintenance.Descriptor, Auth.Descriptor,
-            Protocol.V3LockPb.Lock.Descriptor, Protocol.V3ElectionPb.Election.Descriptor,
-        }
-        .SelectMany(s => s.Methods)
-        .Where(m => !m.IsClientStreaming)
-        .ToFrozenDictionary(m => $"/{m.Service.FullName}/{m.Name}", m => m.InputType.Parser, StringComparer.Ordinal);
+            try
+            {
+                return inner.ContextualDeserializer(context);
+            }
+            catch (InvalidProtocolBufferException e)
+            {
+                throw Error(e);
+            }
+        });
 }
 
-/// <summary>See <see cref="MalformedRequests"/>. Buffers the body of single-request calls (at most the receive limit) and parses it once.</summary>
-internal sealed class MalformedRequestMiddleware(RequestDelegate next, EtcdLimits limits)
+/// <summary>
+/// Binds a generated gRPC service as grpc-dotnet's own provider does (the generated BindService
+/// names the methods; the implementation's public method of the same name serves each), but with
+/// the request marshaller wrapped by <see cref="MalformedRequests.Wrap{T}"/>. It replaces
+/// grpc-dotnet's provider (see <see cref="EtcdFrontEnd.AddEtcdFrontEnd"/>): both would map the same routes.
+/// </summary>
+internal sealed class MalformedRequestMethodProvider<TService> : IServiceMethodProvider<TService>
+    where TService : class
 {
-    public async Task InvokeAsync(HttpContext context)
+    public void OnServiceMethodDiscovery(ServiceMethodProviderContext<TService> context)
     {
-        if (!MalformedRequests.SingleRequestParsers.TryGetValue(context.Request.Path.Value ?? "", out var parser)
-            || context.Request.ContentLength is > 0 and var declared && declared > limits.MaxReceiveMessageBytes + 5)
+        for (var type = typeof(TService); type is not null; type = type.BaseType)
         {
-            await next(context).ConfigureAwait(false);
+            if (type.GetCustomAttribute<BindServiceMethodAttribute>(inherit: false) is not { } bind)
+            {
+                continue;
+            }
+            var method = bind.BindType.GetMethods(BindingFlags.Public | BindingFlags.Static)
+                .Single(m => m.Name == bind.BindMethodName && m.GetParameters() is [var first, var second]
+                    && first.ParameterType == typeof(ServiceBinderBase) && second.ParameterType.IsAssignableFrom(typeof(TService)));
+            method.Invoke(null, [new Binder(context), null]);
             return;
         }
-
-        // In memory up to the receive limit (the default would spill bodies over 30 KB to a temp file).
-        context.Request.EnableBuffering(bufferThreshold: limits.MaxReceiveMessageBytes + 5);
-        var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
-        context.Request.Body.Position = 0;
-        var bytes = body.GetBuffer().AsSpan(0, (int)body.Length);
-
-        // One uncompressed gRPC frame: flag 0, u32 big-endian length, message. Anything else is left to gRPC.
-        if (bytes.Length >= 5 && bytes[0] == 0 && BinaryPrimitives.ReadUInt32BigEndian(bytes[1..]) == (uint)(bytes.Length - 5)
-            && bytes.Length - 5 <= limits.MaxReceiveMessageBytes)
-        {
-            try
-            {
-                parser.ParseFrom(bytes[5..]);
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                var error = MalformedRequests.Error(e);
-                context.Response.StatusCode = StatusCodes.Status200OK;
-                context.Response.ContentType = "application/grpc";
-                context.Response.Headers["grpc-status"] = ((int)error.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Response.Headers["grpc-message"] = Uri.EscapeDataString(error.Status.Detail);
-                return;
-            }
-        }
-
-        await next(context).ConfigureAwait(false);
     }
-}
 
-/// <summary>See <see cref="MalformedRequests"/>. Wraps request streams so a message that does not parse ends the call with the etcd status.</summary>
-public sealed class MalformedRequestInterceptor : Interceptor
-{
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
-        continuation(new Reader<TRequest>(requestStream), context);
-
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
-        continuation(new Reader<TRequest>(requestStream), responseStream, context);
-
-    private sealed class Reader<T>(IAsyncStreamReader<T> inner) : IAsyncStreamReader<T>
+    /// <summary>Receives the generated methods (handlers are null: the service is created per call) and adds them wrapped.</summary>
+    private sealed class Binder(ServiceMethodProviderContext<TService> context) : ServiceBinderBase
     {
-        public T Current => inner.Current;
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, UnaryServerMethod<TRequest, TResponse>? handler) =>
+            context.AddUnaryMethod(
+                Wrapped(method),
+                Metadata(method, out var target, typeof(TRequest), typeof(ServerCallContext)),
+                target.CreateDelegate<UnaryServerMethod<TService, TRequest, TResponse>>());
 
-        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ServerStreamingServerMethod<TRequest, TResponse>? handler) =>
+            context.AddServerStreamingMethod(
+                Wrapped(method),
+                Metadata(method, out var target, typeof(TRequest), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)),
+                target.CreateDelegate<ServerStreamingServerMethod<TService, TRequest, TResponse>>());
+
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, ClientStreamingServerMethod<TRequest, TResponse>? handler) =>
+            context.AddClientStreamingMethod(
+                Wrapped(method),
+                Metadata(method, out var target, typeof(IAsyncStreamReader<TRequest>), typeof(ServerCallContext)),
+                target.CreateDelegate<ClientStreamingServerMethod<TService, TRequest, TResponse>>());
+
+        public override void AddMethod<TRequest, TResponse>(Method<TRequest, TResponse> method, DuplexStreamingServerMethod<TRequest, TResponse>? handler) =>
+            context.AddDuplexStreamingMethod(
+                Wrapped(method),
+                Metadata(method, out var target, typeof(IAsyncStreamReader<TRequest>), typeof(IServerStreamWriter<TResponse>), typeof(ServerCallContext)),
+                target.CreateDelegate<DuplexStreamingServerMethod<TService, TRequest, TResponse>>());
+
+        private static Method<TRequest, TResponse> Wrapped<TRequest, TResponse>(Method<TRequest, TResponse> method)
+            where TRequest : class
+            where TResponse : class =>
+            new(method.Type, method.ServiceName, method.Name, MalformedRequests.Wrap(method.RequestMarshaller), method.ResponseMarshaller);
+
+        /// <summary>The implementation's method for <paramref name="method"/>, and the endpoint metadata grpc-dotnet gives it (the attributes of the service type and of the method).</summary>
+        private static List<object> Metadata(IMethod method, out MethodInfo target, params Type[] parameters)
         {
-            try
-            {
-                return await inner.MoveNext(cancellationToken).ConfigureAwait(false);
-            }
-            catch (InvalidProtocolBufferException e)
-            {
-                throw MalformedRequests.Error(e);
-            }
+            target = typeof(TService).GetMethod(method.Name, BindingFlags.Public | BindingFlags.Instance, parameters)
+                ?? throw new InvalidOperationException($"{typeof(TService).Name} has no public method {method.Name} for {method.FullName}");
+            var metadata = new List<object>();
+            metadata.AddRange(typeof(TService).GetCustomAttributes(inherit: true));
+            metadata.AddRange(target.GetCustomAttributes(inherit: true));
+            return metadata;
         }
     }
 }

@@ -26,7 +26,7 @@ public sealed partial class ConclaveMember
             return (ServerStatus.NoLeader, null);
         }
         var id = _requestIdPrefix | ((ulong)Interlocked.Increment(ref _requestCounter) & 0xFFFF_FFFF_FFFF);
-        var data = CommandCodec.Encode(command with { RequestId = id });
+        var data = CommandCodec.Encode(command, id);
         if (data.Length > _options.MaxRequestBytes)
         {
             return (ServerStatus.RequestTooLarge, null);

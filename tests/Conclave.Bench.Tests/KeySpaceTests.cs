@@ -13,6 +13,24 @@ public sealed class KeySpaceTests
         Assert.Equal("p/000999", keys.Key(999).ToStringUtf8());
     }
 
+    [Theory]
+    [InlineData("bench/", 16, 10_000L)]
+    [InlineData("", 1, 10L)]
+    [InlineData("clé/", 12, 1_000_000L)]
+    public void Keys_are_the_utf8_prefix_then_the_decimal_index_padded_with_zeros(string prefix, int keySize, long size)
+    {
+        var keys = new KeySpace(prefix, keySize, size, sequential: false);
+        var random = new Random(3);
+        var digits = keySize - System.Text.Encoding.UTF8.GetByteCount(prefix);
+
+        foreach (var index in new[] { 0L, 1, 9, size - 1 }.Concat(Enumerable.Range(0, 200).Select(_ => random.NextInt64(size))))
+        {
+            var key = keys.Key(index);
+            Assert.Equal(keySize, key.Length);
+            Assert.Equal(prefix + index.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(digits, '0'), key.ToStringUtf8());
+        }
+    }
+
     [Fact]
     public void Sequential_keys_wrap_at_the_key_space_size()
     {

@@ -44,39 +44,71 @@ public static class CommandCodec
         Txn = 4,
     }
 
-    public static byte[] Encode(Command command)
+    /// <summary>Encoding buffers larger than this are not kept for the next <see cref="Encode"/> on the thread.</summary>
+    private const int MaxRetainedWriterBytes = 64 * 1024;
+
+    /// <summary>
+    /// This thread's encoding buffer, reused by every <see cref="Encode"/> on it (which runs to completion
+    /// without yielding), so an encode allocates only its result.
+    /// </summary>
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _threadWriter;
+
+    /// <summary>The encoding of <paramref name="command"/> in a new array of exactly its length, owned by the caller.</summary>
+    public static byte[] Encode(Command command) => Encode(command, command.RequestId);
+
+    /// <summary>As <see cref="Encode(Command)"/> with <paramref name="requestId"/> in place of the command's own (saves a copy of the command).</summary>
+    public static byte[] Encode(Command command, ulong requestId)
     {
-        var w = new ArrayBufferWriter<byte>(64);
+        var w = _threadWriter ?? new ArrayBufferWriter<byte>(512);
+        _threadWriter = null;
+        w.ResetWrittenCount();
+        try
+        {
+            Write(w, command, requestId);
+            return w.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (w.Capacity <= MaxRetainedWriterBytes)
+            {
+                _threadWriter = w;
+            }
+        }
+    }
+
+    private static void Write(ArrayBufferWriter<byte> w, Command command, ulong requestId)
+    {
         w.Write([FormatVersion]);
         switch (command)
         {
             case PutCommand c:
-                Header(w, Kind.Put, c);
+                Header(w, Kind.Put, requestId);
                 WritePut(w, c.Request);
                 break;
             case DeleteRangeCommand c:
-                Header(w, Kind.DeleteRange, c);
+                Header(w, Kind.DeleteRange, requestId);
                 WriteDelete(w, c.Request);
                 break;
             case TxnCommand c:
-                Header(w, Kind.Txn, c);
+                Header(w, Kind.Txn, requestId);
                 WriteTxn(w, c.Request);
                 break;
             case CompactCommand c:
-                Header(w, Kind.Compact, c);
+                Header(w, Kind.Compact, requestId);
                 WriteSigned(w, c.Revision);
                 break;
             case LeaseGrantCommand c:
-                Header(w, Kind.LeaseGrant, c);
+                Header(w, Kind.LeaseGrant, requestId);
                 WriteSigned(w, c.LeaseId);
                 WriteSigned(w, c.TtlSeconds);
                 break;
             case LeaseRevokeCommand c:
-                Header(w, Kind.LeaseRevoke, c);
+                Header(w, Kind.LeaseRevoke, requestId);
                 WriteSigned(w, c.LeaseId);
                 break;
             case LeaseCheckpointCommand c:
-                Header(w, Kind.LeaseCheckpoint, c);
+                Header(w, Kind.LeaseCheckpoint, requestId);
                 WriteVarint(w, (ulong)c.Checkpoints.Count);
                 foreach (var cp in c.Checkpoints)
                 {
@@ -85,13 +117,13 @@ public static class CommandCodec
                 }
                 break;
             case AlarmCommand c:
-                Header(w, Kind.Alarm, c);
+                Header(w, Kind.Alarm, requestId);
                 w.Write([(byte)c.Action]);
                 WriteVarint(w, c.MemberId);
                 w.Write([(byte)c.Alarm]);
                 break;
             case MemberAttributesCommand c:
-                Header(w, Kind.MemberAttributes, c);
+                Header(w, Kind.MemberAttributes, requestId);
                 WriteVarint(w, c.MemberId);
                 WriteBytes(w, System.Text.Encoding.UTF8.GetBytes(c.Name));
                 WriteVarint(w, (ulong)c.ClientUrls.Count);
@@ -103,7 +135,6 @@ public static class CommandCodec
             default:
                 throw new ArgumentException($"unknown command type {command.GetType().Name}", nameof(command));
         }
-        return w.WrittenSpan.ToArray();
     }
 
     public static bool TryDecode(ReadOnlySpan<byte> data, out Command? command, out string? error)
@@ -122,9 +153,9 @@ public static class CommandCodec
         }
         command = (Kind)kind switch
         {
-            Kind.Put => ReadPut(ref r) is { } p ? new PutCommand(p) : null,
-            Kind.DeleteRange => ReadDelete(ref r) is { } d ? new DeleteRangeCommand(d) : null,
-            Kind.Txn => ReadTxn(ref r, 0) is { } t ? new TxnCommand(t) : null,
+            Kind.Put => ReadPut(ref r) is { } p ? new PutCommand(p) { RequestId = requestId } : null,
+            Kind.DeleteRange => ReadDelete(ref r) is { } d ? new DeleteRangeCommand(d) { RequestId = requestId } : null,
+            Kind.Txn => ReadTxn(ref r, 0) is { } t ? new TxnCommand(t) { RequestId = requestId } : null,
             Kind.Compact => r.Signed(out var rev) ? new CompactCommand(rev) : null,
             Kind.LeaseGrant => r.Signed(out var id) && r.Signed(out var ttl) ? new LeaseGrantCommand(id, ttl) : null,
             Kind.LeaseRevoke => r.Signed(out var rid) ? new LeaseRevokeCommand(rid) : null,
@@ -144,15 +175,18 @@ public static class CommandCodec
             error = $"command: {data.Length - r.Position} trailing bytes after {(Kind)kind}";
             return false;
         }
-        command = command with { RequestId = requestId };
+        if (command.RequestId != requestId)
+        {
+            command = command with { RequestId = requestId };
+        }
         error = null;
         return true;
     }
 
-    private static void Header(ArrayBufferWriter<byte> w, Kind kind, Command c)
+    private static void Header(ArrayBufferWriter<byte> w, Kind kind, ulong requestId)
     {
         w.Write([(byte)kind]);
-        WriteVarint(w, c.RequestId);
+        WriteVarint(w, requestId);
     }
 
     private static void WritePut(ArrayBufferWriter<byte> w, PutRequest p)

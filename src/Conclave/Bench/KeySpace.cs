@@ -11,6 +11,7 @@ namespace Conclave.Bench;
 public sealed class KeySpace
 {
     private readonly string _prefix;
+    private readonly byte[] _prefixBytes;
     private readonly int _digits;
 
     public KeySpace(string prefix, int keySize, long size, bool sequential)
@@ -24,6 +25,7 @@ public sealed class KeySpace
                 $"key size {keySize} is too small for prefix '{prefix}' ({prefixBytes} bytes) and {size} keys ({digitsNeeded} digits)");
         }
         _prefix = prefix;
+        _prefixBytes = Encoding.UTF8.GetBytes(prefix);
         _digits = keySize - prefixBytes;
         KeySize = keySize;
         Size = size;
@@ -43,8 +45,29 @@ public sealed class KeySpace
     public long IndexFor(long operation, Random random) =>
         Sequential ? operation % Size : random.NextInt64(Size);
 
-    public ByteString Key(long index) =>
-        ByteString.CopyFromUtf8(_prefix + index.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(_digits, '0'));
+    /// <summary>The key of <paramref name="index"/> (in [0, <see cref="Size"/>)): the prefix, then the index in decimal zero-padded to fill <see cref="KeySize"/> bytes.</summary>
+    public ByteString Key(long index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        // Written straight into the key's one array (no strings): the load generator's own work per
+        // operation is kept small so the CPU it shares with the members goes to them.
+        var bytes = new byte[KeySize];
+        _prefixBytes.CopyTo(bytes, 0);
+        var at = bytes.Length;
+        var rest = index;
+        do
+        {
+            bytes[--at] = (byte)('0' + (int)(rest % 10));
+            rest /= 10;
+        }
+        while (rest > 0 && at > _prefixBytes.Length);
+        if (rest > 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"key index needs more than {_digits} digits");
+        }
+        bytes.AsSpan(_prefixBytes.Length, at - _prefixBytes.Length).Fill((byte)'0');
+        return UnsafeByteOperations.UnsafeWrap(bytes);
+    }
 
     /// <summary>
     /// The range end that makes a Range or Watch cover every key starting with
