@@ -36,6 +36,11 @@ mkdir -p "$RESULTS"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build src/Conclave/Conclave.csproj -c Release -v quiet -nologo >/dev/null
 CONCLAVE=(dotnet src/Conclave/bin/Release/net10.0/conclave.dll)
+# The load generator (the same for every system): .NET's HTTP/2 client rents 16–32 KB buffers per
+# request from the shared array pool; with hundreds of requests in flight the pool's default of 32
+# arrays per partition runs dry and every miss is a new array that survives into gen2 (measured:
+# 15 KB allocated per put, 6 gen2 GCs per 10 s). A deeper pool makes the client's own GC noise small.
+BENCH=(env DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION=512 "${CONCLAVE[@]}")
 
 # Workloads: name|arguments. Every run adds --endpoints, --duration and --output json.
 # The key space cmp/ is filled once per system before round 1 (see populate).
@@ -188,7 +193,7 @@ run() { # system workload-name round args...
     local out="$RESULTS/$name.$system.$round.json" cpu_before cpu_after
     cpu_before=$(server_cpu "$system")
     # shellcheck disable=SC2068 # the workload's arguments are meant to split
-    if ! "${CONCLAVE[@]}" bench $@ --endpoints "${ENDPOINTS[$system]}" --duration "$DURATION" \
+    if ! "${BENCH[@]}" bench $@ --endpoints "${ENDPOINTS[$system]}" --duration "$DURATION" \
         --output json --no-progress >"$out.tmp" 2>"$out.err"; then
         echo "compare: $name on $system failed: $(cat "$out.err")" >&2
         rm -f "$out.tmp"
@@ -218,7 +223,7 @@ if [ "$WARMUP" != "0" ] && [ "$WARMUP" != "0s" ]; then
         for workload in "${WORKLOADS[@]}"; do
             echo "compare: warm-up ${workload%%|*} on $system" >&2
             # shellcheck disable=SC2086 # the workload's arguments are meant to split
-            "${CONCLAVE[@]}" bench ${workload#*|} --endpoints "${ENDPOINTS[$system]}" --duration "$WARMUP" \
+            "${BENCH[@]}" bench ${workload#*|} --endpoints "${ENDPOINTS[$system]}" --duration "$WARMUP" \
                 --output json --no-progress >/dev/null 2>&1 || true
         done
     done

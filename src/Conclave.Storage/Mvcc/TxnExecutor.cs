@@ -63,9 +63,14 @@ public sealed partial class MvccStore
 
     private MvccStatus Validate(TxnRequest r) => Validate(r, Options.MaxTxnOps) switch
     {
-        MvccStatus.Ok => CheckIntervals(r.Success, out _, out _) && CheckIntervals(r.Failure, out _, out _) ? MvccStatus.Ok : MvccStatus.DuplicateKey,
+        MvccStatus.Ok => NoOverlaps(r.Success) && NoOverlaps(r.Failure) ? MvccStatus.Ok : MvccStatus.DuplicateKey,
         var s => s,
     };
+
+    // A branch of at most one plain op (every single put, delete and range comes here as such a
+    // txn) cannot overlap itself: no key sets need to be built for it.
+    private static bool NoOverlaps(IReadOnlyList<RequestOp> ops) =>
+        ops.Count == 0 || (ops.Count == 1 && ops[0] is not TxnOp) || CheckIntervals(ops, out _, out _);
 
     // etcd checkTxnRequest: the largest of compares, success and failure counts against the budget,
     // and a nested txn gets what is left of it.

@@ -157,6 +157,9 @@ public static partial class ServeCommand
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        // With its logger enabled at any level, ASP.NET Core's hosting diagnostics create an Activity
+        // (and its tags) for every request; it logs nothing we show, so it is switched off.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         // The command owns shutdown (its token is canceled on Ctrl-C / SIGTERM); the host must not race it.
         builder.Services.AddSingleton<IHostLifetime, CommandLifetime>();
         var limits = new EtcdLimits { MaxRequestBytes = settings.MaxRequestBytes };
