@@ -18,10 +18,20 @@ public static class MessageCodec
     private const byte FlagReject = 1;
     private const byte FlagSnapshot = 2;
 
-    public static byte[] Encode(Message m)
+    /// <summary>Encodes <paramref name="m"/> into an array of exactly its size.</summary>
+    public static byte[] Encode(Message m) => Encode(m, 0);
+
+    /// <summary>
+    /// Encodes <paramref name="m"/> after <paramref name="headroom"/> bytes left for the caller (a
+    /// transport's frame kind, say), into one array of exactly headroom + the encoded size: no
+    /// growing buffer and no copy.
+    /// </summary>
+    public static byte[] Encode(Message m, int headroom)
     {
         ArgumentNullException.ThrowIfNull(m);
-        var w = new Writer(64 + m.Context.Length + m.Entries.Sum(e => e.Data.Length + 24) + (m.Snapshot?.Data.Length ?? 0));
+        ArgumentOutOfRangeException.ThrowIfNegative(headroom);
+        var size = headroom + EncodedSize(m);
+        var w = new Writer(size, headroom);
         w.Byte(Version);
         w.Byte((byte)m.Type);
         var hasSnapshot = m.Snapshot is not null;
@@ -56,7 +66,51 @@ public static class MessageCodec
             w.Bytes(s.Data.Span);
         }
 
-        return w.ToArray();
+        return w.Finish(size);
+    }
+
+    /// <summary>The exact length of <see cref="Encode(Message)"/>'s result.</summary>
+    public static int EncodedSize(Message m)
+    {
+        ArgumentNullException.ThrowIfNull(m);
+        var n = 3 + VarintSize(m.To) + VarintSize(m.From) + VarintSize(m.Term) + VarintSize(m.LogTerm)
+            + VarintSize(m.Index) + VarintSize(m.Commit) + VarintSize(m.RejectHint)
+            + BytesSize(m.Context.Length) + VarintSize((ulong)m.Entries.Count);
+        foreach (var e in m.Entries)
+        {
+            n += VarintSize(e.Term) + VarintSize(e.Index) + 1 + BytesSize(e.Data.Length);
+        }
+        if (m.Snapshot is { } s)
+        {
+            var cs = s.Metadata.ConfState;
+            n += VarintSize(s.Metadata.Index) + VarintSize(s.Metadata.Term)
+                + IdsSize(cs.Voters) + IdsSize(cs.Learners) + IdsSize(cs.VotersOutgoing) + IdsSize(cs.LearnersNext)
+                + 1 + BytesSize(s.Data.Length);
+        }
+        return n;
+    }
+
+    private static int VarintSize(ulong v)
+    {
+        var n = 1;
+        while (v >= 0x80)
+        {
+            v >>= 7;
+            n++;
+        }
+        return n;
+    }
+
+    private static int BytesSize(int length) => VarintSize((ulong)length) + length;
+
+    private static int IdsSize(IReadOnlyList<ulong> ids)
+    {
+        var n = VarintSize((ulong)ids.Count);
+        foreach (var id in ids)
+        {
+            n += VarintSize(id);
+        }
+        return n;
     }
 
     /// <summary>Decodes one frame. Never throws: malformed, truncated or unknown input gives false and an error.</summary>
@@ -165,10 +219,10 @@ public static class MessageCodec
         return true;
     }
 
-    private sealed class Writer(int capacity)
+    private sealed class Writer(int capacity, int start)
     {
-        private byte[] _buf = new byte[Math.Max(capacity, 16)];
-        private int _len;
+        private byte[] _buf = new byte[capacity];
+        private int _len = start;
 
         private void Ensure(int n)
         {
@@ -186,7 +240,7 @@ public static class MessageCodec
 
         public void Varint(ulong v)
         {
-            Ensure(10);
+            Ensure(VarintSize(v));
             while (v >= 0x80)
             {
                 _buf[_len++] = (byte)(v | 0x80);
@@ -213,7 +267,15 @@ public static class MessageCodec
             }
         }
 
-        public byte[] ToArray() => _buf.AsSpan(0, _len).ToArray();
+        /// <summary>The buffer, which the encoding must have filled exactly (<see cref="EncodedSize"/> agrees with the writer).</summary>
+        public byte[] Finish(int expected)
+        {
+            if (_len != expected || _buf.Length != expected)
+            {
+                throw new InvalidOperationException($"raft codec: encoded {_len} bytes into a buffer of {_buf.Length}, expected {expected} (EncodedSize disagrees with Encode)");
+            }
+            return _buf;
+        }
     }
 
     private ref struct Reader(ReadOnlySpan<byte> data)

@@ -45,10 +45,8 @@ internal static class PeerFrames
 
     public static byte[] EncodeRaft(Message m)
     {
-        var body = MessageCodec.Encode(m);
-        var frame = new byte[body.Length + 1];
+        var frame = MessageCodec.Encode(m, headroom: 1);
         frame[0] = Raft;
-        body.CopyTo(frame.AsSpan(1));
         return frame;
     }
 

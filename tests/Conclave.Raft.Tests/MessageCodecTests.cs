@@ -77,6 +77,22 @@ public class MessageCodecTests
     }
 
     [Fact]
+    public void Encoding_after_headroom_gives_the_same_bytes_in_an_array_of_exactly_that_size()
+    {
+        var r = new Random(9);
+        for (var i = 0; i < 500; i++)
+        {
+            var m = RandomMessage(r);
+            var plain = MessageCodec.Encode(m);
+            Assert.Equal(MessageCodec.EncodedSize(m), plain.Length);
+            var headroom = r.Next(0, 4);
+            var framed = MessageCodec.Encode(m, headroom);
+            Assert.Equal(headroom + plain.Length, framed.Length);
+            Assert.Equal(plain, framed[headroom..]);
+        }
+    }
+
+    [Fact]
     public void Every_truncation_is_rejected_without_throwing()
     {
         var r = new Random(11);
