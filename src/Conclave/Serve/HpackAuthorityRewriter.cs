@@ -19,7 +19,7 @@ namespace Conclave.Serve;
 internal sealed class HpackAuthorityRewriter
 {
     /// <summary>Names of the static table (RFC 7541 Appendix A), index 1 first.</summary>
-    private static readonly string[] s_staticNames =
+    private static readonly string[] StaticNames =
     [
         ":authority", ":method", ":method", ":path", ":path", ":scheme", ":scheme", ":status", ":status",
         ":status", ":status", ":status", ":status", ":status", "accept-charset", "accept-encoding",
@@ -126,11 +126,11 @@ internal sealed class HpackAuthorityRewriter
 
     private string? NameAt(ulong index)
     {
-        if (index <= (ulong)s_staticNames.Length)
+        if (index <= (ulong)StaticNames.Length)
         {
-            return s_staticNames[index - 1];
+            return StaticNames[index - 1];
         }
-        var dynamicIndex = index - (ulong)s_staticNames.Length - 1;
+        var dynamicIndex = index - (ulong)StaticNames.Length - 1;
         if (dynamicIndex >= (ulong)_dynamic.Count)
         {
             return null;

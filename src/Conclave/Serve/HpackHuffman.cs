@@ -8,7 +8,7 @@ namespace Conclave.Serve;
 internal static class HpackHuffman
 {
     /// <summary>Code length in bits of symbols 0..255 and of EOS (256), from RFC 7541 Appendix B.</summary>
-    private static readonly byte[] s_lengths =
+    private static readonly byte[] CodeLengths =
     [
         13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28,
         28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28,
@@ -33,27 +33,27 @@ internal static class HpackHuffman
     private const int Eos = 256;
 
     // Canonical decoding tables: for each length, the first code, how many codes, and where its
-    // symbols start in s_symbols (symbols ordered by (length, symbol)).
-    private static readonly int[] s_firstCode = new int[MaxLength + 1];
-    private static readonly int[] s_count = new int[MaxLength + 1];
-    private static readonly int[] s_firstIndex = new int[MaxLength + 1];
-    private static readonly int[] s_symbols = BuildTables();
+    // symbols start in Symbols (symbols ordered by (length, symbol)).
+    private static readonly int[] FirstCode = new int[MaxLength + 1];
+    private static readonly int[] CodeCount = new int[MaxLength + 1];
+    private static readonly int[] FirstIndex = new int[MaxLength + 1];
+    private static readonly int[] Symbols = BuildTables();
 
     private static int[] BuildTables()
     {
-        var symbols = Enumerable.Range(0, s_lengths.Length).OrderBy(s => s_lengths[s]).ThenBy(s => s).ToArray();
-        foreach (var length in s_lengths)
+        var symbols = Enumerable.Range(0, CodeLengths.Length).OrderBy(s => CodeLengths[s]).ThenBy(s => s).ToArray();
+        foreach (var length in CodeLengths)
         {
-            s_count[length]++;
+            CodeCount[length]++;
         }
         var code = 0;
         var index = 0;
         for (var length = 1; length <= MaxLength; length++)
         {
-            s_firstCode[length] = code;
-            s_firstIndex[length] = index;
-            code = (code + s_count[length]) << 1;
-            index += s_count[length];
+            FirstCode[length] = code;
+            FirstIndex[length] = index;
+            code = (code + CodeCount[length]) << 1;
+            index += CodeCount[length];
         }
         return symbols;
     }
@@ -73,10 +73,10 @@ internal static class HpackHuffman
             {
                 code = (code << 1) | ((b >> bit) & 1);
                 length++;
-                var offset = code - s_firstCode[length];
-                if (offset >= 0 && offset < s_count[length])
+                var offset = code - FirstCode[length];
+                if (offset >= 0 && offset < CodeCount[length])
                 {
-                    var symbol = s_symbols[s_firstIndex[length] + offset];
+                    var symbol = Symbols[FirstIndex[length] + offset];
                     if (symbol == Eos)
                     {
                         decoded = [];
