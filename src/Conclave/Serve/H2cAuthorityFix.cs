@@ -139,7 +139,7 @@ internal static class H2cAuthorityFix
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or InvalidOperationException or OperationCanceledException)
         {
             failure = e;
         }
