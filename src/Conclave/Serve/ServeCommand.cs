@@ -172,7 +172,11 @@ public static partial class ServeCommand
             kestrel.Limits.Http2.MaxStreamsPerConnection = int.MaxValue;
             foreach (var url in settings.ListenClientUrls)
             {
-                kestrel.Listen(ServeSettingsParser.EndPoint(url), o => o.Protocols = HttpProtocols.Http2);
+                kestrel.Listen(ServeSettingsParser.EndPoint(url), o =>
+                {
+                    o.Protocols = HttpProtocols.Http2;
+                    o.UseH2cAuthorityFix();
+                });
             }
             foreach (var url in settings.ListenMetricsUrls)
             {
