@@ -10,7 +10,7 @@
 # Usage: bench/compare.sh            (defaults below; override any by environment)
 #   ROUNDS=3 DURATION=5s WARMUP=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
 #   ONLY="put,range-l"   runs only the named workloads.
-#   FILL_KEYS=1000000    after the rounds, fills each system with that many distinct keys of
+#   FILL_KEYS=1000000    after the rounds, restarts each system on empty data dirs, fills it with that many distinct keys of
 #                        256 B (bench/fill.py: transactions of 100 puts) and reports every member's
 #                        peak and current RSS and data size then (the memory comparison).
 # Writes one JSON report per run into RESULTS (default: a new temp dir, printed at the end).
@@ -265,6 +265,12 @@ done
 declare -A FILLED=()
 if ((FILL_KEYS > 0)); then
     for system in "${systems[@]}"; do
+        # On an empty cluster: the rounds above left each system a different amount of history
+        # (Conclave keeps it in memory, etcd in its mmap'd file), which is not what is compared here.
+        echo "compare: restarting $system on empty data dirs" >&2
+        "${system}_stop"
+        rm -rf "$WORK/$system"-[0-9] "$WORK/$system"-[0-9].log
+        "${system}_start"
         echo "compare: filling $system with $FILL_KEYS keys" >&2
         fill=$(bench/fill.py "${ENDPOINTS[$system]}" --keys "$FILL_KEYS" --val-size 256 --txn-ops 100 --threads 8 2>&1 | tail -1 || true)
         line=""
