@@ -98,6 +98,11 @@ public sealed class ClusterLifetimeTests
             {
                 await members[i].KillAsync();
             }
+            // Until its election timeout passes the survivor still follows the dead leader (a write
+            // then waits for its timeout, as in etcd); once it has given the leader up it answers
+            // "no leader" at once, which is what this test is about.
+            var survivor = Enumerable.Range(0, 3).Single(i => !killed.Contains(i));
+            await members[survivor].WaitForLogAsync("leader is now 0000000000000000");
 
             var failed = await Cli.RunAsync("put", "k", "v2", "--endpoints", endpoints, "--timeout", "5s");
             Assert.True(failed.ExitCode == 3, failed.ToString());
@@ -130,7 +135,8 @@ public sealed class ClusterLifetimeTests
         ], redirectInput: true));
         try
         {
-            await member.WaitForLogAsync("this member is Leader");
+            // Serving, not only leader: a sole voter is leader before its listeners are up.
+            await member.WaitForLogAsync("Conclave.Serve[3100] serving");
             member.CloseStdin();
             var exitCode = await member.WaitForExitAsync("serve exits after its stdin closed");
             Assert.True(exitCode == 0, $"exit {exitCode}\n{member.Log}");
