@@ -13,6 +13,8 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _leads;
+    private bool _serving;
     private readonly string _directory;
 
     private ServerProcess(string directory, int[] ports)
@@ -72,10 +74,14 @@ public sealed class ServerProcess : IAsyncDisposable
         lock (_log)
         {
             _log.AppendLine(line);
-        }
-        if (line.Contains("this member is Leader", StringComparison.Ordinal))
-        {
-            _ready.TrySetResult();
+            // Ready when it leads AND its listeners are up: a single member wins its election at
+            // once, before "serving" (either line may come first).
+            _leads |= line.Contains("this member is Leader", StringComparison.Ordinal);
+            _serving |= line.Contains("serving member", StringComparison.Ordinal);
+            if (_leads && _serving)
+            {
+                _ready.TrySetResult();
+            }
         }
     }
 

@@ -14,6 +14,8 @@ public sealed class ConclaveProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _leads;
+    private bool _serving;
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _keepDirectory;
 
@@ -149,10 +151,14 @@ public sealed class ConclaveProcess : IAsyncDisposable
         lock (_log)
         {
             _log.AppendLine(line);
-        }
-        if (line.Contains("this member is Leader", StringComparison.Ordinal))
-        {
-            _ready.TrySetResult();
+            // Ready when it leads AND its listeners are up: a single member wins its election at
+            // once, before "serving" (either line may come first).
+            _leads |= line.Contains("this member is Leader", StringComparison.Ordinal);
+            _serving |= line.Contains("serving member", StringComparison.Ordinal);
+            if (_leads && _serving)
+            {
+                _ready.TrySetResult();
+            }
         }
     }
 
