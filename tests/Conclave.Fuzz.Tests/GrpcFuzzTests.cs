@@ -24,7 +24,7 @@ namespace Conclave.Fuzz.Tests;
 /// mutated protobuf bytes. Each answer must be a gRPC status or a valid response; no handler may
 /// throw (gRPC's "Exception was thrown by handler", or an exception in the server's error log); a
 /// refused request must leave the store's revision where it was; the member keeps serving.
-/// The member runs on a fake clock that advances only to elect it, so no lease expires behind the test.
+/// The member runs on a fake clock that never advances (<see cref="EtcdFrontEndHost"/>), so no lease expires behind the test.
 /// </summary>
 public sealed class GrpcFuzzTests
 {
@@ -46,89 +46,36 @@ public sealed class GrpcFuzzTests
     public async Task Mutated_requests_to_every_etcd_method_get_a_status_and_a_refused_one_changes_nothing()
     {
         var methods = Services.SelectMany(s => s.Methods).ToList();
-        var root = Path.Combine(Path.GetTempPath(), $"conclave-fuzz-grpc-{Guid.NewGuid():N}");
-        var errors = new ErrorLog();
-        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
-        var initial = new Dictionary<string, IReadOnlyList<string>> { ["m1"] = ["http://10.0.0.1:2380"] };
-        var hub = new InMemoryTransportHub(1, time);
-        await using var member = await ConclaveMember.StartAsync(new ConclaveMemberOptions
+        await using var host = await EtcdFrontEndHost.StartAsync("fuzz-grpc");
+        var (member, errors) = (host.Member, host.Errors);
+        using var channel = GrpcChannel.ForAddress(host.Address);
+        var invoker = channel.CreateCallInvoker();
+        var kv = new KV.KVClient(channel);
+        var called = new HashSet<string>();
+        var outcomes = new Dictionary<StatusCode, int>();
+
+        await Fuzz.RunAsync(600, async rng =>
         {
-            Name = "m1",
-            DataDir = Path.Combine(root, "m1"),
-            InitialCluster = initial,
-            InitialClusterToken = "fuzz",
-            HeartbeatIntervalMs = 10,
-            ElectionTimeoutMs = 100,
-            RandomSeed = 1,
-            Time = time,
-            Transport = hub.CreateTransport(MemberIdentity.MemberId(initial["m1"], "fuzz")),
-            LoggerFactory = errors,
-            WalSegmentBytes = 1 << 20,
+            var method = methods[rng.Next(methods.Count)];
+            var input = rng.Next(20) == 0 ? Mutator.RandomBytes(rng, rng.Next(40)) : ProtoGen.Input(rng, method.InputType);
+            var before = await RevisionAsync(kv);
+            var status = await CallAsync(invoker, method, input);
+            called.Add(method.FullName);
+            outcomes[status.StatusCode] = outcomes.GetValueOrDefault(status.StatusCode) + 1;
+            var what = $"{method.FullName}({Fuzz.Hex(input)}) answered {status.StatusCode} \"{status.Detail}\"";
+            Assert.False(status.StatusCode == StatusCode.Unknown && status.Detail.Contains("Exception was thrown by handler", StringComparison.Ordinal), $"{what}; the server logged: {string.Join("\n", errors.Errors)}");
+            Assert.True(errors.Errors.IsEmpty, $"{what}; the server logged: {string.Join("\n", errors.Errors)}");
+            Assert.False(member.Completion.IsCompleted, $"{what}; the member stopped");
+            if (status.StatusCode is not (StatusCode.OK or StatusCode.DeadlineExceeded or StatusCode.Cancelled))
+            {
+                Assert.True(before == await RevisionAsync(kv), $"{what}, yet the revision moved from {before}");
+            }
         });
-        for (var i = 0; i < 1000 && !member.IsLeader; i++)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Yield();
-        }
 
-        using var elected = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!member.IsLeader)
-        {
-            time.Advance(TimeSpan.FromMilliseconds(10));
-            await Task.Delay(1, elected.Token);
-        }
-
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(errors);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
-        builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), new EtcdLimits());
-        await using var app = builder.Build();
-        app.MapEtcdGrpc();
-        await app.StartAsync();
-        try
-        {
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            using var channel = GrpcChannel.ForAddress(address);
-            var invoker = channel.CreateCallInvoker();
-            var kv = new KV.KVClient(channel);
-            var called = new HashSet<string>();
-            var outcomes = new Dictionary<StatusCode, int>();
-
-            await Fuzz.RunAsync(600, async rng =>
-            {
-                var method = methods[rng.Next(methods.Count)];
-                var input = rng.Next(20) == 0 ? Mutator.RandomBytes(rng, rng.Next(40)) : ProtoGen.Input(rng, method.InputType);
-                var before = await RevisionAsync(kv);
-                var status = await CallAsync(invoker, method, input);
-                called.Add(method.FullName);
-                outcomes[status.StatusCode] = outcomes.GetValueOrDefault(status.StatusCode) + 1;
-                var what = $"{method.FullName}({Fuzz.Hex(input)}) answered {status.StatusCode} \"{status.Detail}\"";
-                Assert.False(status.StatusCode == StatusCode.Unknown && status.Detail.Contains("Exception was thrown by handler", StringComparison.Ordinal), $"{what}; the server logged: {string.Join("\n", errors.Errors)}");
-                Assert.True(errors.Errors.IsEmpty, $"{what}; the server logged: {string.Join("\n", errors.Errors)}");
-                Assert.False(member.Completion.IsCompleted, $"{what}; the member stopped");
-                if (status.StatusCode is not (StatusCode.OK or StatusCode.DeadlineExceeded or StatusCode.Cancelled))
-                {
-                    Assert.True(before == await RevisionAsync(kv), $"{what}, yet the revision moved from {before}");
-                }
-            });
-
-            // Still serving, and the budget reached every method (unless a long run was cut short on purpose).
-            Assert.True(await RevisionAsync(kv) > 0);
-            Assert.True(Fuzz.Iterations(600) < 600 || called.Count == methods.Count, $"methods never called: {string.Join(", ", methods.Select(m => m.FullName).Except(called))}");
-            Assert.True(Fuzz.Iterations(600) < 600 || outcomes.Keys.Count(c => c != StatusCode.OK) >= 2, $"outcomes: {string.Join(", ", outcomes)}");
-        }
-        finally
-        {
-            await app.StopAsync();
-            try
-            {
-                Directory.Delete(root, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        // Still serving, and the budget reached every method (unless a long run was cut short on purpose).
+        Assert.True(await RevisionAsync(kv) > 0);
+        Assert.True(Fuzz.Iterations(600) < 600 || called.Count == methods.Count, $"methods never called: {string.Join(", ", methods.Select(m => m.FullName).Except(called))}");
+        Assert.True(Fuzz.Iterations(600) < 600 || outcomes.Keys.Count(c => c != StatusCode.OK) >= 2, $"outcomes: {string.Join(", ", outcomes)}");
     }
 
     private static async Task<long> RevisionAsync(KV.KVClient kv) =>
