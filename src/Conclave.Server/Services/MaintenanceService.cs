@@ -12,6 +12,10 @@ internal sealed class MaintenanceService(ConclaveMember member) : IMaintenanceAp
 {
     private const int SnapshotChunkBytes = 64 * 1024;
 
+    // How far the image writer may run ahead of a slow client before it waits (and resumes).
+    private const int SnapshotPipePauseBytes = 4 * 1024 * 1024;
+    private const int SnapshotPipeResumeBytes = 2 * 1024 * 1024;
+
     public async Task<ServerResult<MemberStatus>> StatusAsync(CancellationToken ct)
     {
         var raft = await member.RaftStatusAsync().WaitAsync(ct);
@@ -74,7 +78,7 @@ internal sealed class MaintenanceService(ConclaveMember member) : IMaintenanceAp
             _ = begin.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             throw;
         }
-        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4 * SnapshotChunkBytes * 16, resumeWriterThreshold: 2 * SnapshotChunkBytes * 16, useSynchronizationContext: false));
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: SnapshotPipePauseBytes, resumeWriterThreshold: SnapshotPipeResumeBytes, useSynchronizationContext: false));
         var writing = Task.Factory.StartNew(() =>
         {
             try
