@@ -90,7 +90,7 @@ internal sealed class RaftCore
 
     public ProgressTracker Tracker { get; }
 
-    /// <summary>Leader messages that may leave before the leader's own write is durable.</summary>
+    /// <summary>Messages that may leave before this member's pending writes are durable (see <see cref="Send"/>).</summary>
     public List<Message> Msgs { get; } = [];
 
     /// <summary>Messages that must wait until the current Ready is durable.</summary>
@@ -107,9 +107,12 @@ internal sealed class RaftCore
     // ---------------------------------------------------------------- sending
 
     /// <summary>
-    /// Queues m. Only a leader's Append, Heartbeat, Snapshot and TimeoutNow may leave before this
-    /// member's pending writes are durable (the leader counts itself only after its own fsync);
-    /// every other message (votes, vote and append responses, forwarded requests) waits for them.
+    /// Queues m. What may leave before this member's pending writes are durable goes to
+    /// <see cref="Msgs"/>: a leader's Append, Heartbeat, Snapshot and TimeoutNow (the leader counts
+    /// itself only after its own fsync), and the messages that promise nothing about this member's
+    /// log or vote — a forwarded Propose or ReadIndex, a ReadIndexResponse, a HeartbeatResponse.
+    /// Votes and vote and append responses promise durable state and wait in
+    /// <see cref="MsgsAfterPersist"/>, as does everything else.
     /// </summary>
     private void Send(Message m)
     {
@@ -132,8 +135,9 @@ internal sealed class RaftCore
 
         // A leader's term is durable before it wins, except for a single voter, which wins at
         // once: its messages wait until the term is persisted, or a restart could reuse the term.
-        if (State == RaftRole.Leader && Term == PersistedTerm
-            && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
+        if ((State == RaftRole.Leader && Term == PersistedTerm
+                && m.Type is MessageType.Append or MessageType.Heartbeat or MessageType.Snapshot or MessageType.TimeoutNow)
+            || m.Type is MessageType.Propose or MessageType.ReadIndex or MessageType.ReadIndexResponse or MessageType.HeartbeatResponse)
         {
             Msgs.Add(m);
         }
@@ -1265,6 +1269,14 @@ internal sealed class RaftCore
         var cs = cfg!.ToConfState();
         var inConfig = prs!.TryGetValue(Id, out var self);
         IsLearner = inConfig && self!.IsLearner;
+
+        if (State is RaftRole.Candidate or RaftRole.PreCandidate && (!inConfig || IsLearner))
+        {
+            // A campaign started while this member could vote; removed (or demoted) now, it must
+            // not win on the votes of the new configuration, where it has no progress to lead with.
+            BecomeFollower(Term, None);
+            return cs;
+        }
 
         if (State != RaftRole.Leader)
         {

@@ -97,6 +97,26 @@ public sealed class RawNode
     public void ReportSnapshot(ulong id, bool failed) =>
         _raft.Step(new Message { Type = MessageType.SnapshotStatus, From = id, Reject = failed });
 
+    /// <summary>
+    /// The messages the core produced since the last <see cref="GetReady"/> that may leave before
+    /// any pending write is durable (those a Ready would put in <see cref="Ready.Messages"/>), taken
+    /// out of the next Ready. For a driver that keeps stepping input while a Ready is persisted: a
+    /// leader's new appends and a follower's forwarded proposals then go out without waiting for
+    /// that write. Empty when there are none.
+    /// </summary>
+    public IReadOnlyList<Message> TakeMessages()
+    {
+        var msgs = _raft.Msgs;
+        if (msgs.Count == 0)
+        {
+            return [];
+        }
+
+        var taken = msgs.ToList();
+        msgs.Clear();
+        return taken;
+    }
+
     public bool HasReady()
     {
         if (_outstanding is not null)

@@ -21,6 +21,9 @@ public readonly record struct ReadState(ulong Index, ReadOnlyMemory<byte> Contex
 /// 3. send <see cref="MessagesAfterPersist"/>;
 /// 4. apply <see cref="CommittedEntries"/> in order (calling <see cref="RawNode.ApplyConfChange"/> for ConfChange entries);
 /// 5. call <see cref="RawNode.Advance"/> with this Ready. GetReady must not be called again before that.
+/// Between GetReady and Advance the driver may go on stepping input (peer messages, ticks, proposals,
+/// reads) and send what <see cref="RawNode.TakeMessages"/> returns at once; everything else the core
+/// produces meanwhile comes in the next Ready.
 /// </summary>
 public sealed class Ready
 {
@@ -41,10 +44,14 @@ public sealed class Ready
     /// <summary>Committed entries to apply, all already durable on this member.</summary>
     public IReadOnlyList<Entry> CommittedEntries { get; init; } = [];
 
-    /// <summary>May be sent before or while this Ready is persisted: only a leader's Append, Heartbeat, Snapshot and TimeoutNow.</summary>
+    /// <summary>
+    /// May be sent before or while this Ready is persisted: a leader's Append, Heartbeat, Snapshot and
+    /// TimeoutNow, and messages that promise nothing durable (forwarded Propose and ReadIndex,
+    /// ReadIndexResponse, HeartbeatResponse).
+    /// </summary>
     public IReadOnlyList<Message> Messages { get; init; } = [];
 
-    /// <summary>Send only after this Ready's Snapshot, Entries and HardState are durable (responses, votes, forwarded requests).</summary>
+    /// <summary>Send only after this Ready's Snapshot, Entries and HardState are durable (votes, vote and append responses, the rest).</summary>
     public IReadOnlyList<Message> MessagesAfterPersist { get; init; } = [];
 
     /// <summary>True when Entries or the term/vote changed: the write must be fsynced.</summary>

@@ -29,6 +29,7 @@ public sealed partial class ConclaveMember
     private ulong _bytesSinceSnapshot;
     private TaskCompletionSource _snapshotSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _leaderSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Input> _deferredInputs = [];
     private readonly List<Entry> _proposals = [];
     private readonly List<ulong> _proposalIds = [];
     private long _proposalBytes;
@@ -72,6 +73,7 @@ public sealed partial class ConclaveMember
                 while (_node.HasReady())
                 {
                     await HandleReadyAsync(_node.GetReady());
+                    HandleDeferredInputs();
                 }
                 if (_snapshotSave is { IsCompleted: true })
                 {
@@ -352,9 +354,9 @@ public sealed partial class ConclaveMember
         }
         CompleteReadyReads();
 
-        // 4. Wait for the fsync; only then the in-memory log may serve the entries to others and
-        //    the messages that promise durable state may leave.
-        await persist;
+        // 4. Wait for the fsync, taking input meanwhile; only then the in-memory log may serve the
+        //    entries to others and the messages that promise durable state may leave.
+        await StepWhilePersistingAsync(persist);
         _storage.Append(rd.Entries);
         if (!rd.HardState.IsEmpty)
         {
@@ -373,6 +375,70 @@ public sealed partial class ConclaveMember
             _snapshotWanted = false;
             StartSnapshot();
         }
+    }
+
+    /// <summary>
+    /// Waits for a Ready's write while the loop goes on taking input, as etcd's raft node does between
+    /// Ready and Advance: peer messages, ticks, proposals and reads are stepped into the core, and the
+    /// messages that need nothing durable leave at once (<see cref="RawNode.TakeMessages"/>) — a
+    /// leader's appends of the next batch, a follower's forwarded proposals and reads — instead of
+    /// after this fsync. What else the input produced (append responses, commits to apply) comes in
+    /// the next Ready. The write's completion posts a no-op input to wake the loop.
+    /// </summary>
+    private async ValueTask StepWhilePersistingAsync(ValueTask persist)
+    {
+        if (persist.IsCompleted)
+        {
+            await persist;
+            return;
+        }
+        var write = persist.AsTask();
+        _ = write.ContinueWith(
+            static (_, state) => ((ConclaveMember)state!).Post(NopInput.Instance),
+            this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var reader = _inputs.Reader;
+        while (!write.IsCompleted && await reader.WaitToReadAsync())
+        {
+            while (reader.TryRead(out var input))
+            {
+                if (input is ProposeInput p)
+                {
+                    AddProposal(p);
+                    continue;
+                }
+                FlushProposals();
+                if (input is ConfChangeInput or TransferInput or InvokeInput)
+                {
+                    // These see the core's applied index (a conf change is refused while an earlier
+                    // one is unapplied) or run arbitrary code: after Advance, in arrival order.
+                    _deferredInputs.Add(input);
+                    continue;
+                }
+                Handle(input);
+            }
+            FlushProposals();
+            if (_pendingReads.Count > 0)
+            {
+                StartReadRound(_pendingReads);
+                _pendingReads = [];
+            }
+            Send(_node.TakeMessages());
+        }
+        await write;
+    }
+
+    /// <summary>Handles the inputs <see cref="StepWhilePersistingAsync"/> held back, now that the Ready is advanced.</summary>
+    private void HandleDeferredInputs()
+    {
+        if (_deferredInputs.Count == 0)
+        {
+            return;
+        }
+        foreach (var input in _deferredInputs)
+        {
+            Handle(input);
+        }
+        _deferredInputs.Clear();
     }
 
     private void ApplyNormal(in Entry entry)

@@ -268,4 +268,55 @@ public class ElectionTests
         Assert.Contains("State:Leader", a);
         Assert.Equal(a, Run());
     }
+
+    [Fact]
+    public void A_removed_candidate_steps_down_and_cannot_win_on_the_new_configuration()
+    {
+        var c = ThreeNodes(cfg => new RaftConfig { Id = cfg.Id, Storage = cfg.Storage, PreVote = false, RandomSeed = 42 });
+        var n3 = c.Members[3].Node;
+        n3.Campaign();
+        Assert.Equal(RaftRole.Candidate, n3.Status().Role);
+
+        // The removal of 3 is applied while its campaign runs (it was committed before).
+        n3.ApplyConfChange(ConfChange.Single(ConfChangeType.RemoveNode, 3));
+        Assert.Equal(RaftRole.Follower, n3.Status().Role);
+
+        // Votes of the new configuration's majority arrive late: they no longer count.
+        n3.Step(new Message { Type = MessageType.VoteResponse, From = 1, To = 3, Term = 1 });
+        n3.Step(new Message { Type = MessageType.VoteResponse, From = 2, To = 3, Term = 1 });
+        Assert.Equal(RaftRole.Follower, n3.Status().Role);
+        Assert.Equal(1UL, n3.Status().Term);
+    }
+
+    [Fact]
+    public void A_follower_forwards_a_proposal_while_its_write_is_in_flight_and_acknowledges_only_after_it()
+    {
+        var c = ThreeNodes();
+        c.Members[1].Node.Campaign();
+        c.Stabilize();
+        var n2 = c.Members[2].Node;
+
+        // An append from the leader: the follower's Ready must be persisted before it acknowledges.
+        n2.Step(new Message
+        {
+            Type = MessageType.Append, From = 1, To = 2, Term = 1, LogTerm = 1, Index = 1, Commit = 1,
+            Entries = [new Entry(1, 2, EntryType.Normal, "a"u8.ToArray())],
+        });
+        var rd = n2.GetReady();
+        Assert.True(rd.MustSync);
+        Assert.Single(rd.MessagesAfterPersist, m => m.Type == MessageType.AppendResponse && m.Index == 2);
+
+        // While that write is in flight, a client's proposal is forwarded at once.
+        Assert.True(n2.Propose("b"u8.ToArray()).IsAccepted);
+        Assert.False(n2.HasReady());
+        var early = n2.TakeMessages();
+        var forwarded = Assert.Single(early);
+        Assert.Equal(MessageType.Propose, forwarded.Type);
+        Assert.Equal(1UL, forwarded.To);
+        Assert.Empty(n2.TakeMessages());
+
+        c.Members[2].Storage.Append(rd.Entries);
+        n2.Advance(rd);
+        Assert.False(n2.HasReady()); // the forwarded proposal is not handed out a second time
+    }
 }

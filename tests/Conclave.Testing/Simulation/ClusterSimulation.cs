@@ -37,6 +37,8 @@ public sealed partial class ClusterSimulation
     private int _restarts;
     private long _snapshotsInstalled;
     private double _readyCrashRate;
+    private bool _stepWhilePersisting;
+    private long _writesInFlight;
 
     private ClusterSimulation(int seed, SimulationOptions options)
     {
@@ -102,8 +104,10 @@ public sealed partial class ClusterSimulation
             _net.MaxExtraDelay = _random.Next(2);
         }
 
+        _stepWhilePersisting = _options.StepWhilePersisting ?? _random.Next(2) == 0;
         Trace($"start: {_options.Members} members, loss {_net.LossRate:F3}, duplication {_net.DuplicateRate:F3}, "
-            + $"extra delay up to {_net.MaxExtraDelay}, crash chance per Ready {_readyCrashRate}");
+            + $"extra delay up to {_net.MaxExtraDelay}, crash chance per Ready {_readyCrashRate}, "
+            + $"{(_stepWhilePersisting ? "pipelined" : "sequential")} driver");
         for (var i = 0; i < _options.Steps; i++)
         {
             Step(faults: _options.Faults, newOperations: true);
@@ -128,7 +132,8 @@ public sealed partial class ClusterSimulation
             _history.Count(op => op.IsPending),
             leader.Commit,
             _snapshotsInstalled,
-            check.Outcome);
+            check.Outcome,
+            _writesInFlight);
     }
 
     private void Step(bool faults, bool newOperations)
@@ -213,6 +218,7 @@ public sealed partial class ClusterSimulation
 
     private void ProcessReadies(bool crashes)
     {
+        FinishWrites(crashes);
         for (var round = 0; round < 4; round++)
         {
             var any = false;
@@ -238,6 +244,7 @@ public sealed partial class ClusterSimulation
             {
                 m.Removed = true;
                 m.Node = null;
+                m.Writing = null;
                 m.ReadStates.Clear();
                 Trace($"member {id} stopped: removed from the configuration");
             }
@@ -246,7 +253,14 @@ public sealed partial class ClusterSimulation
         _pendingRemovals.Clear();
     }
 
-    /// <summary>The driver loop for one Ready, in the order the Ready contract requires.</summary>
+    /// <summary>
+    /// The driver loop for one Ready, in the order the Ready contract requires. With the pipelined
+    /// driver (<see cref="SimulationOptions.StepWhilePersisting"/>) a Ready's write may stay in flight
+    /// for a few steps, as the member's loop does while its WAL fsyncs: its committed entries are
+    /// applied at once, the member keeps stepping messages and requests meanwhile and sends what
+    /// <see cref="RawNode.TakeMessages"/> gives at once, and the write completes in a later step
+    /// (<see cref="FinishWrites"/>).
+    /// </summary>
     private void HandleReady(SimMember m, RawNode node, bool crashes)
     {
         var rd = node.GetReady();
@@ -269,12 +283,71 @@ public sealed partial class ClusterSimulation
             return;
         }
 
+        if (_stepWhilePersisting && rd.Snapshot.IsEmpty && rd.MustSync && _random.Next(2) == 0)
+        {
+            _writesInFlight++;
+            ApplyReady(m, node, rd);
+            m.Writing = rd;
+            m.WriteDoneAt = _step + 1 + _random.Next(3);
+            return;
+        }
+
         if (!rd.Snapshot.IsEmpty)
         {
             CheckSnapshot(m, rd.Snapshot);
             m.Storage.ApplySnapshot(rd.Snapshot);
         }
 
+        if (!Persist(m, node, rd, crashes))
+        {
+            return;
+        }
+
+        if (!rd.Snapshot.IsEmpty)
+        {
+            m.Sm = KvStateMachine.Restore(rd.Snapshot.Data);
+            m.Applied = rd.Snapshot.Metadata.Index;
+            m.ConfState = rd.Snapshot.Metadata.ConfState;
+            _snapshotsInstalled++;
+            Trace($"member {m.Id} installed snapshot {rd.Snapshot.Metadata.Term}/{rd.Snapshot.Metadata.Index}");
+        }
+
+        ApplyReady(m, node, rd);
+        Advance(m, node, rd, crashes);
+    }
+
+    /// <summary>
+    /// For every member whose Ready is still being written: sends the messages the core produced
+    /// meanwhile that need nothing durable, and completes the write when its step has come.
+    /// </summary>
+    private void FinishWrites(bool crashes)
+    {
+        foreach (var m in _members.Values)
+        {
+            if (m.Node is not { } node || m.Writing is not { } rd)
+            {
+                continue;
+            }
+
+            foreach (var msg in node.TakeMessages())
+            {
+                Send(node, msg);
+            }
+
+            if (m.WriteDoneAt <= _step)
+            {
+                m.Writing = null;
+                if (Persist(m, node, rd, crashes))
+                {
+                    Advance(m, node, rd, crashes);
+                }
+            }
+        }
+    }
+
+    /// <summary>Entries and hard state made durable, then the messages that waited for them. False when the member crashed.</summary>
+    private bool Persist(SimMember m, RawNode node, Ready rd, bool crashes)
+    {
         if (rd.Entries.Count > 0)
         {
             m.Storage.Append(rd.Entries);
@@ -289,7 +362,7 @@ public sealed partial class ClusterSimulation
         if (crashes && _random.NextDouble() < _readyCrashRate)
         {
             Crash(m, "crash-after-persist");
-            return;
+            return false;
         }
 
         if (_options.Bug != SimulatedBug.DriverSendsBeforePersist)
@@ -300,15 +373,11 @@ public sealed partial class ClusterSimulation
             }
         }
 
-        if (!rd.Snapshot.IsEmpty)
-        {
-            m.Sm = KvStateMachine.Restore(rd.Snapshot.Data);
-            m.Applied = rd.Snapshot.Metadata.Index;
-            m.ConfState = rd.Snapshot.Metadata.ConfState;
-            _snapshotsInstalled++;
-            Trace($"member {m.Id} installed snapshot {rd.Snapshot.Metadata.Term}/{rd.Snapshot.Metadata.Index}");
-        }
+        return true;
+    }
 
+    private void ApplyReady(SimMember m, RawNode node, Ready rd)
+    {
         foreach (var e in rd.CommittedEntries)
         {
             Apply(m, node, e);
@@ -321,7 +390,10 @@ public sealed partial class ClusterSimulation
                 m.ReadStates[BinaryPrimitives.ReadInt64LittleEndian(rs.Context.Span)] = rs.Index;
             }
         }
+    }
 
+    private void Advance(SimMember m, RawNode node, Ready rd, bool crashes)
+    {
         if (crashes && _random.NextDouble() < _readyCrashRate)
         {
             Crash(m, "crash-before-advance");
@@ -394,6 +466,7 @@ public sealed partial class ClusterSimulation
     private void Crash(SimMember m, string kind)
     {
         m.Node = null;
+        m.Writing = null;
         m.Sm = new KvStateMachine();
         m.Applied = 0;
         m.ReadStates.Clear();

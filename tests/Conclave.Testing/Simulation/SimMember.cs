@@ -27,6 +27,11 @@ internal sealed class SimMember(ulong id)
     /// <summary>Answered ReadIndex requests waiting for Applied to reach their index: context → read index.</summary>
     public Dictionary<long, ulong> ReadStates { get; } = [];
 
+    /// <summary>A Ready whose write is still in flight (pipelined driver): persisted and advanced at <see cref="WriteDoneAt"/>.</summary>
+    public Ready? Writing { get; set; }
+
+    public long WriteDoneAt { get; set; }
+
     /// <summary>Removed from the configuration: stopped for good.</summary>
     public bool Removed { get; set; }
 

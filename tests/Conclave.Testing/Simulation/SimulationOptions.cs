@@ -52,6 +52,13 @@ public sealed record SimulationOptions
     /// </summary>
     public double? ReadyCrashRate { get; init; }
 
+    /// <summary>
+    /// The driver keeps a Ready's write in flight for 1–3 steps (half of the Readys that must sync)
+    /// while the member goes on stepping messages and requests and sends <see cref="RawNode.TakeMessages"/>
+    /// at once — the member loop's behaviour. null = drawn per run from the seed (half the runs).
+    /// </summary>
+    public bool? StepWhilePersisting { get; init; }
+
     /// <summary>Receives the event trace (faults, leader changes, client operations) when set.</summary>
     public Action<string>? Trace { get; init; }
 

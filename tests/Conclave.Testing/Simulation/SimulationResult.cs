@@ -2,7 +2,10 @@ using Conclave.Verification.Linearizability;
 
 namespace Conclave.Testing.Simulation;
 
-/// <summary>What one run did: for reports and totals.</summary>
+/// <summary>
+/// What one run did: for reports and totals. <see cref="WritesInFlight"/>: Readys whose write the
+/// pipelined driver left in flight while the member went on (0 with the sequential driver).
+/// </summary>
 public sealed record SimulationResult(
     int Seed,
     int Members,
@@ -12,7 +15,8 @@ public sealed record SimulationResult(
     int OperationsUnknown,
     ulong CommitIndex,
     long SnapshotsInstalled,
-    CheckOutcome Linearizability)
+    CheckOutcome Linearizability,
+    long WritesInFlight)
 {
     public long FaultCount => Faults.Values.Sum();
 }
