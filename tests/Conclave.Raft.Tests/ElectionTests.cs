@@ -299,7 +299,13 @@ public class ElectionTests
         // An append from the leader: the follower's Ready must be persisted before it acknowledges.
         n2.Step(new Message
         {
-            Type = MessageType.Append, From = 1, To = 2, Term = 1, LogTerm = 1, Index = 1, Commit = 1,
+            Type = MessageType.Append,
+            From = 1,
+            To = 2,
+            Term = 1,
+            LogTerm = 1,
+            Index = 1,
+            Commit = 1,
             Entries = [new Entry(1, 2, EntryType.Normal, "a"u8.ToArray())],
         });
         var rd = n2.GetReady();
