@@ -1,5 +1,6 @@
 using Conclave.Server;
 using Conclave.Server.Api;
+using Conclave.Server.Metrics;
 using Conclave.Server.Watch;
 
 namespace Conclave.Api.Etcd;
@@ -22,4 +23,6 @@ public sealed class ConclaveMemberFrontEnd(ConclaveMember member) : IEtcdMember
     public IMaintenanceApi Maintenance => member.Maintenance;
 
     public WatchStream OpenWatchStream() => member.Watches.OpenStream();
+
+    public MemberMetrics? Metrics => member.Metrics;
 }

@@ -120,7 +120,10 @@ public static class EtcdFrontEnd
         await http.Response.WriteAsync($"{{\"etcdserver\":\"{version}\",\"etcdcluster\":\"{cluster}\"}}", http.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>Prometheus text: a few member gauges under etcd's metric names, then the gRPC counters.</summary>
+    /// <summary>
+    /// Prometheus text: a few member gauges under etcd's metric names, the member's latency
+    /// histograms (<see cref="IEtcdMember.Metrics"/>), then the gRPC counters and handling times.
+    /// </summary>
     private static async Task MetricsAsync(HttpContext http, IEtcdMember member, EtcdMetrics metrics)
     {
         var text = new StringBuilder();
@@ -138,6 +141,7 @@ public static class EtcdFrontEnd
             Gauge(text, "etcd_mvcc_db_total_size_in_use_in_bytes", "Total size of the underlying database logically in use in bytes.", s.DbSizeInUse);
             Gauge(text, "etcd_debugging_mvcc_current_revision", "The current revision of store.", status.Header.Revision);
         }
+        member.Metrics?.WriteTo(text);
         metrics.WriteTo(text);
         http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         await http.Response.WriteAsync(text.ToString(), http.RequestAborted).ConfigureAwait(false);

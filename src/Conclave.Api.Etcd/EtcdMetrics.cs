@@ -1,26 +1,38 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Conclave.Server.Metrics;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 
 namespace Conclave.Api.Etcd;
 
 /// <summary>
-/// Counters of the etcd front end, written in the Prometheus text format with the names etcd and
-/// go-grpc-prometheus use (grpc_server_started_total, grpc_server_handled_total), so existing
-/// dashboards find them.
+/// Counters and the handling-time histogram of the etcd front end, written in the Prometheus text
+/// format with the names etcd and go-grpc-prometheus use (grpc_server_started_total,
+/// grpc_server_handled_total, grpc_server_handling_seconds), so existing dashboards find them.
 /// </summary>
 public sealed class EtcdMetrics
 {
+    public const string HandlingName = "grpc_server_handling_seconds";
+
+    /// <summary>go-grpc-prometheus' default buckets (Prometheus' DefBuckets), which etcd keeps.</summary>
+    private static readonly double[] HandlingBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
     private readonly ConcurrentDictionary<(string Service, string Method, string Type), long> _started = new();
     private readonly ConcurrentDictionary<(string Service, string Method, string Type, StatusCode Code), long> _handled = new();
+    private readonly ConcurrentDictionary<(string Service, string Method, string Type), Histogram> _handling = new();
 
     public void Started(string service, string method, string type) =>
         _started.AddOrUpdate((service, method, type), 1, (_, n) => n + 1);
 
     public void Handled(string service, string method, string type, StatusCode code) =>
         _handled.AddOrUpdate((service, method, type, code), 1, (_, n) => n + 1);
+
+    /// <summary>The handling-time histogram of one method (created on its first call): from the call reaching the interceptor to its handler finishing, whatever the status.</summary>
+    public Histogram Handling(string service, string method, string type) =>
+        _handling.GetOrAdd((service, method, type), static _ => new Histogram(HandlingBounds));
 
     public long HandledCount(string method, StatusCode code) =>
         _handled.Where(kv => kv.Key.Method == method && kv.Key.Code == code).Sum(kv => kv.Value);
@@ -40,6 +52,11 @@ public sealed class EtcdMetrics
         {
             text.Append(CultureInfo.InvariantCulture, $"grpc_server_handled_total{{grpc_code=\"{code}\",grpc_method=\"{method}\",grpc_service=\"{service}\",grpc_type=\"{type}\"}} {n}\n");
         }
+        Histogram.WriteHeader(text, HandlingName, "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.");
+        foreach (var ((service, method, type), histogram) in _handling.OrderBy(kv => kv.Key.Service, StringComparer.Ordinal).ThenBy(kv => kv.Key.Method, StringComparer.Ordinal))
+        {
+            histogram.WriteTo(text, HandlingName, $"grpc_method=\"{method}\",grpc_service=\"{service}\",grpc_type=\"{type}\"");
+        }
     }
 }
 
@@ -51,6 +68,7 @@ public sealed class EtcdMetricsInterceptor(EtcdMetrics metrics) : Interceptor
     {
         var (service, method) = Split(context.Method);
         metrics.Started(service, method, "unary");
+        var started = Stopwatch.GetTimestamp();
         var code = StatusCode.OK;
         try
         {
@@ -73,6 +91,7 @@ public sealed class EtcdMetricsInterceptor(EtcdMetrics metrics) : Interceptor
         }
         finally
         {
+            metrics.Handling(service, method, "unary").Observe(Stopwatch.GetElapsedTime(started));
             metrics.Handled(service, method, "unary", code);
         }
     }

@@ -1,4 +1,5 @@
 using Conclave.Server.Api;
+using Conclave.Server.Metrics;
 using Conclave.Server.Watch;
 
 namespace Conclave.Api.Etcd;
@@ -26,4 +27,7 @@ public interface IEtcdMember
 
     /// <summary>A new watch stream; the caller disposes it when the client's Watch call ends.</summary>
     WatchStream OpenWatchStream();
+
+    /// <summary>The member's latency histograms for /metrics; null (the default) when it keeps none, e.g. a test fake.</summary>
+    MemberMetrics? Metrics => null;
 }

@@ -5,6 +5,7 @@ using System.Threading.Channels;
 using Conclave.Raft;
 using Conclave.Server.Api;
 using Conclave.Server.Leases;
+using Conclave.Server.Metrics;
 using Conclave.Server.Services;
 using Conclave.Server.StateMachine;
 using Conclave.Server.Transport;
@@ -40,8 +41,9 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     private readonly Lessor _lessor;
     private readonly WatchHub _watchHub;
     private readonly TimeSpan _requestTimeout;
+    private readonly MemberMetrics _metrics;
     private readonly Channel<Input> _inputs = Channel.CreateUnbounded<Input>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly ConcurrentDictionary<ulong, Waiter> _waiters = new();
+    private readonly ConcurrentDictionary<ulong, ProposalWaiter> _waiters = new();
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<byte[]>> _peerRequests = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly ulong _requestIdPrefix;
@@ -55,9 +57,10 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     private Task _transferPump = Task.CompletedTask;
     private Task _statusPump = Task.CompletedTask;
 
-    private ConclaveMember(ConclaveMemberOptions options, StoredIdentity identity, WriteAheadLog wal, SnapshotStore snapshots, MemoryStorage storage, KvStateMachine sm, ulong applied, ConfState confState, ulong snapshotIndex)
+    private ConclaveMember(ConclaveMemberOptions options, StoredIdentity identity, MemberMetrics metrics, WriteAheadLog wal, SnapshotStore snapshots, MemoryStorage storage, KvStateMachine sm, ulong applied, ConfState confState, ulong snapshotIndex)
     {
         _options = options;
+        _metrics = metrics;
         _log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         _time = options.Time;
         _transport = options.Transport;
@@ -118,6 +121,9 @@ public sealed partial class ConclaveMember : IAsyncDisposable
     public IClusterApi Cluster { get; }
 
     public IMaintenanceApi Maintenance { get; }
+
+    /// <summary>This member's latency histograms (WAL fsync, proposal stages), for the metrics endpoints.</summary>
+    public MemberMetrics Metrics => _metrics;
 
     /// <summary>Watch streams over this member's applied state (<see cref="WatchHub.OpenStream"/>).</summary>
     public WatchHub Watches => _watchHub;
@@ -200,7 +206,8 @@ public sealed partial class ConclaveMember : IAsyncDisposable
         var memberDir = Path.Combine(options.DataDir, "member");
         var phases = Stopwatch.StartNew();
         var snapshots = new SnapshotStore(Path.Combine(memberDir, "snap"));
-        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes, Failpoints = Failpoints.Wal });
+        var metrics = new MemberMetrics();
+        var opened = WriteAheadLog.Open(Path.Combine(memberDir, "wal"), new WalOptions { SegmentSize = options.WalSegmentBytes, Failpoints = Failpoints.Wal, OnFsync = metrics.WalFsync.Observe });
         var wal = opened.Log;
         var log = options.LoggerFactory.CreateLogger("Conclave.Server.Member");
         try
@@ -284,7 +291,7 @@ public sealed partial class ConclaveMember : IAsyncDisposable
                 storage.SetHardState(hardState);
             }
             var logMs = phases.Elapsed.TotalMilliseconds - logStart;
-            var member = new ConclaveMember(options, identity, wal, snapshots, storage, sm, applied, confState, applied);
+            var member = new ConclaveMember(options, identity, metrics, wal, snapshots, storage, sm, applied, confState, applied);
             await member.RunAsync(ct);
             StartupPhases(log, memberId, walMs, entries.Count, restoreMs, loaded.DataBytes, logMs, phases.Elapsed.TotalMilliseconds);
             ServerLog.Started(log, memberId, member.ClusterId, how, applied);

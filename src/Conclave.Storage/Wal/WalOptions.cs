@@ -8,6 +8,14 @@ public sealed class WalOptions
     /// <summary>Largest encoded batch (one write, one record) accepted, in bytes. A save that exceeds it fails with <see cref="ArgumentException"/>.</summary>
     public int MaxRecordSize { get; init; } = 256 * 1024 * 1024;
 
+    /// <summary>
+    /// Called on the WAL's writer thread after every data sync of a batch (one per group commit; a
+    /// segment rollover's sync replaces the batch's) with how long the sync took, measured with
+    /// <see cref="System.Diagnostics.Stopwatch"/>. It must be cheap and must not throw: it delays
+    /// every write, and an exception fails the log. Null: nothing is measured.
+    /// </summary>
+    public Action<TimeSpan>? OnFsync { get; init; }
+
     internal IWalFailpoints? Failpoints { get; init; }
 
     internal void Validate()

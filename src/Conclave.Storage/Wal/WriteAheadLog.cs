@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Conclave.Raft;
 using Conclave.Storage.Internal;
 using Microsoft.Win32.SafeHandles;
@@ -402,7 +403,16 @@ public sealed class WriteAheadLog : IDisposable
     private void Sync(SafeFileHandle file)
     {
         _failpoints?.Hit(WalFailpoint.BeforeFsync);
-        DurableIo.SyncData(file);
+        if (_options.OnFsync is { } onFsync)
+        {
+            var started = Stopwatch.GetTimestamp();
+            DurableIo.SyncData(file);
+            onFsync(Stopwatch.GetElapsedTime(started));
+        }
+        else
+        {
+            DurableIo.SyncData(file);
+        }
         Interlocked.Increment(ref _syncCount);
     }
 
