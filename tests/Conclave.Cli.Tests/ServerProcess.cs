@@ -79,6 +79,18 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public string Endpoint => _server!.Endpoint;
 
+    /// <summary>`conclave ARGS --endpoints this --timeout Cli.TestTimeout`, in process.</summary>
+    public Task<CliResult> RunAsync(params string[] args) =>
+        Cli.RunInProcessAsync([.. args, "--endpoints", Endpoint, "--timeout", Cli.TestTimeout]);
+
+    /// <summary>As <see cref="RunAsync"/>, asserting exit code 0 (the failure message holds the output).</summary>
+    public async Task<CliResult> OkAsync(params string[] args)
+    {
+        var result = await RunAsync(args);
+        Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
+        return result;
+    }
+
     public async Task InitializeAsync() => _server = await ServerProcess.StartAsync();
 
     public async Task DisposeAsync()
