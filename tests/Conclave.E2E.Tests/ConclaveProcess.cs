@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Conclave.Testing.Etcd;
-using Conclave.Testing.Serve;
+using Conclave.Testing.Processes;
 
 namespace Conclave.E2E.Tests;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
-namespace Conclave.Testing.Serve;
+namespace Conclave.Testing.Processes;
 
 /// <summary>
 /// The output (stdout and stderr, line by line) of one single-member `conclave serve` process and
