@@ -12,9 +12,9 @@ namespace Conclave.Bench.Tests;
 /// run one at a time, so revision differences count exactly the writes of one run; each uses
 /// its own key prefix.
 /// </summary>
-public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealEtcdFixture>
+public sealed class WorkloadTests(LazyRealEtcdFixture fixture) : IClassFixture<LazyRealEtcdFixture>
 {
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Put_writes_every_key_of_a_sequential_key_space_once_per_operation()
     {
         var etcd = await fixture.GetAsync();
@@ -35,7 +35,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Equal("t-put/000049", keys[^1].Key.ToStringUtf8());
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Range_reads_without_writing()
     {
         var etcd = await fixture.GetAsync();
@@ -52,7 +52,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Equal(before, await RevisionAsync(etcd));
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Txn_put_writes_its_ops_at_one_revision_per_transaction()
     {
         var etcd = await fixture.GetAsync();
@@ -69,7 +69,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.All(keys, kv => Assert.Equal(6, kv.Version));
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Watch_delivers_every_put_to_every_watcher()
     {
         var etcd = await fixture.GetAsync();
@@ -85,7 +85,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Equal(500, report.Rate);
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Lease_keepalive_renews_and_revokes_its_leases()
     {
         var etcd = await fixture.GetAsync();
@@ -96,7 +96,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Empty(await LeasesAsync(etcd));
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Lock_grants_the_mutex_to_one_client_at_a_time_and_cleans_up()
     {
         var etcd = await fixture.GetAsync();
@@ -109,7 +109,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Empty(await LeasesAsync(etcd));
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Mixed_splits_operations_into_reads_and_writes()
     {
         var etcd = await fixture.GetAsync();
@@ -126,7 +126,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.Equal(writes, await RevisionAsync(etcd) - before);
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task A_duration_bound_run_stops_by_itself()
     {
         var etcd = await fixture.GetAsync();
@@ -141,7 +141,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.False(report.Interrupted);
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Cancelling_a_run_stops_it_and_reports_what_completed()
     {
         var etcd = await fixture.GetAsync();
@@ -160,7 +160,7 @@ public sealed class WorkloadTests(RealEtcdFixture fixture) : IClassFixture<RealE
         Assert.True(put.ErrorCount == 0, $"operations cancelled in flight must not count as errors: {string.Join(", ", put.Errors)}");
     }
 
-    [RealEtcdFact]
+    [EtcdBinaryFact]
     public async Task Interrupting_the_command_prints_the_partial_report_and_exits_130()
     {
         var etcd = await fixture.GetAsync();

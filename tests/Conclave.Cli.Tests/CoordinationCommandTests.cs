@@ -7,19 +7,10 @@ namespace Conclave.Cli.Tests;
 [Collection(ServerCollection.Name)]
 public sealed class CoordinationCommandTests(ServerFixture server)
 {
-    private async Task<CliResult> Ok(params string[] args)
-    {
-        var result = await Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
-        Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
-        return result;
-    }
-
-    private Task<CliResult> Run(params string[] args) => Cli.RunInProcessAsync([.. args, "--endpoints", server.Endpoint, "--timeout", Cli.TestTimeout]);
-
     [Fact]
     public async Task Lease_grant_attach_inspect_renew_list_and_revoke()
     {
-        var grant = await Ok("lease", "grant", "60", "-w", "json");
+        var grant = await server.OkAsync("lease", "grant", "60", "-w", "json");
         long id;
         using (var doc = JsonDocument.Parse(grant.Stdout))
         {
@@ -27,21 +18,21 @@ public sealed class CoordinationCommandTests(ServerFixture server)
             Assert.Equal(60, doc.RootElement.GetProperty("TTL").GetInt64());
         }
         var hex = id.ToString("x", CultureInfo.InvariantCulture);
-        await Ok("put", "lease1/k", "v", "--lease", hex);
+        await server.OkAsync("put", "lease1/k", "v", "--lease", hex);
 
-        var ttl = (await Ok("lease", "timetolive", hex, "--keys", "-w", "plain")).Stdout;
+        var ttl = (await server.OkAsync("lease", "timetolive", hex, "--keys", "-w", "plain")).Stdout;
         Assert.StartsWith($"lease {hex} granted with TTL(60s), remaining(", ttl);
         Assert.EndsWith("attached keys([lease1/k])\n", ttl);
-        Assert.Contains(hex, (await Ok("lease", "list", "-w", "plain")).Stdout);
-        Assert.Equal($"lease {hex} keepalived with TTL(60)\n", (await Ok("lease", "keep-alive", hex, "--once", "-w", "plain")).Stdout);
+        Assert.Contains(hex, (await server.OkAsync("lease", "list", "-w", "plain")).Stdout);
+        Assert.Equal($"lease {hex} keepalived with TTL(60)\n", (await server.OkAsync("lease", "keep-alive", hex, "--once", "-w", "plain")).Stdout);
 
-        Assert.Equal($"lease {hex} revoked\n", (await Ok("lease", "revoke", hex, "-w", "plain")).Stdout);
-        Assert.Equal(1, (await Run("get", "lease1/k")).ExitCode); // the key went with the lease
+        Assert.Equal($"lease {hex} revoked\n", (await server.OkAsync("lease", "revoke", hex, "-w", "plain")).Stdout);
+        Assert.Equal(1, (await server.RunAsync("get", "lease1/k")).ExitCode); // the key went with the lease
 
-        var gone = await Run("lease", "timetolive", hex);
+        var gone = await server.RunAsync("lease", "timetolive", hex);
         Assert.Equal(1, gone.ExitCode);
         Assert.Equal($"Error: lease {hex} not found (expired, revoked or never granted)\n", gone.Stderr);
-        var revokeAgain = await Run("lease", "revoke", hex);
+        var revokeAgain = await server.RunAsync("lease", "revoke", hex);
         Assert.Equal(1, revokeAgain.ExitCode);
         Assert.Contains("not found", revokeAgain.Stderr);
     }
@@ -53,7 +44,7 @@ public sealed class CoordinationCommandTests(ServerFixture server)
         Assert.True(result.ExitCode == 7, result.ToString());
         Assert.StartsWith("key=locks/a/", result.Stdout);
         // Released on exit.
-        Assert.Equal("0\n", (await Ok("get", "locks/a/", "--prefix", "--count-only", "-w", "plain")).Stdout);
+        Assert.Equal("0\n", (await server.OkAsync("get", "locks/a/", "--prefix", "--count-only", "-w", "plain")).Stdout);
     }
 
     [Fact]
@@ -72,7 +63,7 @@ public sealed class CoordinationCommandTests(ServerFixture server)
         await second.WaitForLineAsync(l => l == "second got it", "the second holder's command output");
         await second.ExitedAsync;
         Assert.Equal(0, second.ExitCode);
-        Assert.DoesNotContain(key.Trim(), (await Ok("get", "locks/b/", "--prefix", "--keys-only", "-w", "plain")).Stdout);
+        Assert.DoesNotContain(key.Trim(), (await server.OkAsync("get", "locks/b/", "--prefix", "--keys-only", "-w", "plain")).Stdout);
     }
 
     [Fact]
@@ -81,12 +72,12 @@ public sealed class CoordinationCommandTests(ServerFixture server)
         await using var campaigner = new RunningCli("elect", "elections/e", "node-1", "-w", "plain", "--endpoints", server.Endpoint);
         var key = (await campaigner.WaitForLineAsync(l => l.StartsWith("elections/e/", StringComparison.Ordinal), "the leader key")).Trim();
 
-        var observed = await Ok("elect", "elections/e", "--listen", "--max-events", "1", "-w", "plain");
+        var observed = await server.OkAsync("elect", "elections/e", "--listen", "--max-events", "1", "-w", "plain");
         Assert.Equal($"{key}\nnode-1\n", observed.Stdout);
 
         Assert.Equal(0, await campaigner.TerminateAsync());
-        Assert.Equal("0\n", (await Ok("get", "elections/e/", "--prefix", "--count-only", "-w", "plain")).Stdout);
-        Assert.Equal(2, (await Run("elect", "elections/e", "node-2", "--listen")).ExitCode);
+        Assert.Equal("0\n", (await server.OkAsync("get", "elections/e/", "--prefix", "--count-only", "-w", "plain")).Stdout);
+        Assert.Equal(2, (await server.RunAsync("elect", "elections/e", "node-2", "--listen")).ExitCode);
     }
 
     [Fact]
@@ -96,7 +87,7 @@ public sealed class CoordinationCommandTests(ServerFixture server)
             "--tag", "v2", "--tag", "blue", "--meta", "zone=a", "--ttl", "30", "-w", "plain", "--endpoints", server.Endpoint);
         await registration.WaitForLineAsync(l => l.StartsWith("services/svc-t/", StringComparison.Ordinal), "the registration key");
 
-        var list = await Ok("service", "list", "svc-t", "--wait", "30s", "-w", "json");
+        var list = await server.OkAsync("service", "list", "svc-t", "--wait", "30s", "-w", "json");
         using (var doc = JsonDocument.Parse(list.Stdout))
         {
             var instance = doc.RootElement.GetProperty("instances")[0];
@@ -105,12 +96,12 @@ public sealed class CoordinationCommandTests(ServerFixture server)
             Assert.Equal(["v2", "blue"], instance.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
             Assert.Equal("a", instance.GetProperty("meta").GetProperty("zone").GetString());
         }
-        Assert.Contains("svc-t\n", (await Ok("service", "list", "-w", "plain")).Stdout);
-        Assert.Equal("10.1.2.3:8443 10.1.2.3:8443 v2,blue\n", (await Ok("service", "watch", "svc-t", "--max-events", "1", "-w", "plain")).Stdout);
+        Assert.Contains("svc-t\n", (await server.OkAsync("service", "list", "-w", "plain")).Stdout);
+        Assert.Equal("10.1.2.3:8443 10.1.2.3:8443 v2,blue\n", (await server.OkAsync("service", "watch", "svc-t", "--max-events", "1", "-w", "plain")).Stdout);
 
         Assert.Equal(0, await registration.TerminateAsync());
-        Assert.Equal("", (await Ok("service", "list", "svc-t", "-w", "plain")).Stdout);
-        var none = await Run("service", "list", "svc-t", "--wait", "200ms");
+        Assert.Equal("", (await server.OkAsync("service", "list", "svc-t", "-w", "plain")).Stdout);
+        var none = await server.RunAsync("service", "list", "svc-t", "--wait", "200ms");
         Assert.Equal(1, none.ExitCode);
         Assert.Equal("Error: no instance of svc-t registered within 200ms\n", none.Stderr);
     }
@@ -118,7 +109,7 @@ public sealed class CoordinationCommandTests(ServerFixture server)
     [Fact]
     public async Task Member_and_endpoint_commands_describe_the_member()
     {
-        var members = await Ok("member", "list", "-w", "json");
+        var members = await server.OkAsync("member", "list", "-w", "json");
         string id;
         using (var doc = JsonDocument.Parse(members.Stdout))
         {
@@ -128,7 +119,7 @@ public sealed class CoordinationCommandTests(ServerFixture server)
             id = member.GetProperty("ID").GetString()!;
         }
 
-        var status = await Ok("endpoint", "status", "-w", "json");
+        var status = await server.OkAsync("endpoint", "status", "-w", "json");
         using (var doc = JsonDocument.Parse(status.Stdout))
         {
             var row = Assert.Single(doc.RootElement.EnumerateArray());
@@ -136,23 +127,23 @@ public sealed class CoordinationCommandTests(ServerFixture server)
             Assert.True(row.GetProperty("is_leader").GetBoolean());
             Assert.True(row.GetProperty("raft_index").GetInt64() > 0);
         }
-        var table = (await Ok("endpoint", "status", "--cluster")).Stdout;
+        var table = (await server.OkAsync("endpoint", "status", "--cluster")).Stdout;
         Assert.Contains("RAFT INDEX", table);
         Assert.Contains(id, table);
-        Assert.StartsWith($"{server.Endpoint} is healthy", (await Ok("endpoint", "health", "-w", "plain")).Stdout);
+        Assert.StartsWith($"{server.Endpoint} is healthy", (await server.OkAsync("endpoint", "health", "-w", "plain")).Stdout);
 
         // A learner that never starts: added, cannot be promoted (not caught up), removed.
-        var add = await Ok("member", "add", "extra", "--peer-urls", "http://127.0.0.1:9", "--learner", "-w", "json");
+        var add = await server.OkAsync("member", "add", "extra", "--peer-urls", "http://127.0.0.1:9", "--learner", "-w", "json");
         string learner;
         using (var doc = JsonDocument.Parse(add.Stdout))
         {
             learner = doc.RootElement.GetProperty("member").GetProperty("ID").GetString()!;
             Assert.True(doc.RootElement.GetProperty("member").GetProperty("isLearner").GetBoolean());
         }
-        var promote = await Run("member", "promote", learner);
+        var promote = await server.RunAsync("member", "promote", learner);
         Assert.Equal(1, promote.ExitCode);
         Assert.StartsWith("Error: etcdserver: ", promote.Stderr);
-        Assert.Equal($"Member {learner} removed\n", (await Ok("member", "remove", learner, "-w", "plain")).Stdout);
-        Assert.Equal(2, (await Run("member", "remove", "not-hex")).ExitCode);
+        Assert.Equal($"Member {learner} removed\n", (await server.OkAsync("member", "remove", learner, "-w", "plain")).Stdout);
+        Assert.Equal(2, (await server.RunAsync("member", "remove", "not-hex")).ExitCode);
     }
 }

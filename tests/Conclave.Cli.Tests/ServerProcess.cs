@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using Conclave.Testing.Etcd;
+using Conclave.Testing.Processes;
 
 namespace Conclave.Cli.Tests;
 
@@ -11,10 +11,7 @@ namespace Conclave.Cli.Tests;
 public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _log = new();
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _leads;
-    private bool _serving;
+    private readonly ServeOutput _output = new();
     private readonly string _directory;
 
     private ServerProcess(string directory, int[] ports)
@@ -31,58 +28,30 @@ public sealed class ServerProcess : IAsyncDisposable
             $"--initial-cluster=default=http://127.0.0.1:{ports[1]}",
             $"--listen-metrics-urls=http://127.0.0.1:{ports[2]}",
         ]);
-        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _output.Attach(_process);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
 
     public string Endpoint { get; }
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _output.Log;
 
     public static async Task<ServerProcess> StartAsync()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"conclave-cli-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         var server = new ServerProcess(directory, FreePort.Take(3));
-        var ready = await Task.WhenAny(server._ready.Task, server._process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(60)));
-        if (ready != server._ready.Task)
+        try
         {
-            var log = server.Log;
+            await server._output.WaitReadyAsync(server._process.WaitForExitAsync(), TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
             await server.DisposeAsync();
-            throw new InvalidOperationException($"conclave serve did not become leader within 60 s (or exited). Log:\n{log}");
+            throw;
         }
         return server;
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_log)
-        {
-            _log.AppendLine(line);
-            // Ready when it leads AND its listeners are up: a single member wins its election at
-            // once, before "serving" (either line may come first).
-            _leads |= line.Contains("this member is Leader", StringComparison.Ordinal);
-            _serving |= line.Contains("serving member", StringComparison.Ordinal);
-            if (_leads && _serving)
-            {
-                _ready.TrySetResult();
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()
@@ -109,6 +78,18 @@ public sealed class ServerFixture : IAsyncLifetime
     private ServerProcess? _server;
 
     public string Endpoint => _server!.Endpoint;
+
+    /// <summary>`conclave ARGS --endpoints this --timeout Cli.TestTimeout`, in process.</summary>
+    public Task<CliResult> RunAsync(params string[] args) =>
+        Cli.RunInProcessAsync([.. args, "--endpoints", Endpoint, "--timeout", Cli.TestTimeout]);
+
+    /// <summary>As <see cref="RunAsync"/>, asserting exit code 0 (the failure message holds the output).</summary>
+    public async Task<CliResult> OkAsync(params string[] args)
+    {
+        var result = await RunAsync(args);
+        Assert.True(result.ExitCode == 0, $"conclave {string.Join(' ', args)}: {result}");
+        return result;
+    }
 
     public async Task InitializeAsync() => _server = await ServerProcess.StartAsync();
 

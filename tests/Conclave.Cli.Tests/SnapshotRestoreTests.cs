@@ -212,15 +212,3 @@ public sealed class SnapshotRestoreTests
         }
     }
 }
-
-/// <summary>A fact that needs Debian's etcdctl: skipped without it, except under CI=true where the test fails instead.</summary>
-public sealed class EtcdctlFactAttribute : FactAttribute
-{
-    public EtcdctlFactAttribute()
-    {
-        if (!EtcdTools.IsCi && EtcdTools.EtcdctlPath is null)
-        {
-            Skip = "etcdctl is not on PATH (Debian etcd-client; scripts/install-test-deps.sh); under CI=true this test fails instead of skipping";
-        }
-    }
-}

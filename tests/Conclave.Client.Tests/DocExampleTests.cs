@@ -1,6 +1,7 @@
 using Conclave.Client.Configuration;
 using Conclave.Client.DistributedLock;
 using Conclave.Client.Recipes;
+using Conclave.Testing.Etcd;
 using Medallion.Threading;
 using Microsoft.Extensions.Configuration;
 

@@ -4,55 +4,15 @@ namespace Conclave.Client.Tests;
 
 /// <summary>
 /// One real single-member etcd shared by every class in the "etcd" collection (they run one
-/// after another). Each test uses its own key prefix and reads revisions from responses.
-/// Outside CI with etcd missing the tests are skipped by <see cref="EtcdFactAttribute"/>;
-/// under CI=true a missing tool fails them.
+/// after another), with a client for it.
 /// </summary>
-public sealed class EtcdFixture : IAsyncLifetime
+public sealed class EtcdFixture : RealEtcdFixture
 {
-    private RealEtcd? _etcd;
-
-    public RealEtcd Etcd => _etcd ?? throw new InvalidOperationException(
-        EtcdTools.MissingReason() ?? "the real etcd was not started");
-
     public ConclaveClient NewClient() => new([Etcd.Endpoint], TestOptions.Client);
-
-    public async Task InitializeAsync()
-    {
-        if (EtcdTools.MissingReason() is { } reason)
-        {
-            if (EtcdTools.IsCi)
-            {
-                throw new InvalidOperationException(reason);
-            }
-            return;
-        }
-        _etcd = await RealEtcd.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (_etcd is not null)
-        {
-            await _etcd.DisposeAsync();
-        }
-    }
 }
 
 [CollectionDefinition("etcd")]
 public sealed class EtcdCollection : ICollectionFixture<EtcdFixture>;
-
-/// <summary>A fact that needs etcd: skipped with the reason outside CI when it is missing, failing under CI=true.</summary>
-public sealed class EtcdFactAttribute : FactAttribute
-{
-    public EtcdFactAttribute()
-    {
-        if (!EtcdTools.IsCi && EtcdTools.MissingReason() is { } reason)
-        {
-            Skip = reason + " (under CI=true this test fails instead of skipping)";
-        }
-    }
-}
 
 public static class TestOptions
 {

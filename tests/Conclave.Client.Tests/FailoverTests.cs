@@ -1,3 +1,5 @@
+using Conclave.Testing.Etcd;
+
 namespace Conclave.Client.Tests;
 
 /// <summary>Failover without a server. The cluster failover tests are in <see cref="RecipeFaultTests{TFixture}"/>.</summary>

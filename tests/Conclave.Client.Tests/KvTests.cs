@@ -1,3 +1,5 @@
+using Conclave.Testing.Etcd;
+
 namespace Conclave.Client.Tests;
 
 [Collection("etcd")]

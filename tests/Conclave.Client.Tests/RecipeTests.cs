@@ -1,5 +1,6 @@
 using Conclave.Client.Configuration;
 using Conclave.Client.Recipes;
+using Conclave.Testing.Etcd;
 using Microsoft.Extensions.Configuration;
 
 namespace Conclave.Client.Tests;

@@ -1,3 +1,4 @@
+using Conclave.Testing.Etcd;
 using dotnet_etcd;
 using Google.Protobuf;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using Conclave.Testing.Etcd;
+using Conclave.Testing.Processes;
 
 namespace Conclave.E2E.Tests;
 
@@ -12,10 +12,7 @@ namespace Conclave.E2E.Tests;
 public sealed class ConclaveProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _log = new();
-    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private bool _leads;
-    private bool _serving;
+    private readonly ServeOutput _output = new();
     private readonly TaskCompletionSource<int> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _keepDirectory;
 
@@ -46,8 +43,7 @@ public sealed class ConclaveProcess : IAsyncDisposable
             start.Environment.Remove(name);
         }
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        _process.OutputDataReceived += (_, e) => OnLine(e.Data);
-        _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+        _output.Attach(_process);
         _process.Exited += (_, _) => _exited.TrySetResult(_process.ExitCode);
     }
 
@@ -69,16 +65,7 @@ public sealed class ConclaveProcess : IAsyncDisposable
 
     public Task<int> Exited => _exited.Task;
 
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _output.Log;
 
     public Etcdctl Etcdctl() => new(Endpoint);
 
@@ -104,12 +91,14 @@ public sealed class ConclaveProcess : IAsyncDisposable
         server._process.Start();
         server._process.BeginOutputReadLine();
         server._process.BeginErrorReadLine();
-        var ready = await Task.WhenAny(server._ready.Task, server._exited.Task, Task.Delay(TimeSpan.FromSeconds(30)));
-        if (ready != server._ready.Task)
+        try
         {
-            var log = server.Log;
+            await server._output.WaitReadyAsync(server._exited.Task, TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
             await server.DisposeAsync();
-            throw new InvalidOperationException($"conclave serve did not become leader within 30 s (or exited). Log:\n{log}");
+            throw;
         }
         return server;
     }
@@ -140,26 +129,6 @@ public sealed class ConclaveProcess : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await process.WaitForExitAsync(timeout.Token);
         return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-        lock (_log)
-        {
-            _log.AppendLine(line);
-            // Ready when it leads AND its listeners are up: a single member wins its election at
-            // once, before "serving" (either line may come first).
-            _leads |= line.Contains("this member is Leader", StringComparison.Ordinal);
-            _serving |= line.Contains("serving member", StringComparison.Ordinal);
-            if (_leads && _serving)
-            {
-                _ready.TrySetResult();
-            }
-        }
     }
 
     /// <summary>Stops the member with SIGTERM (a clean stop) and waits for it; kills it if it does not stop in 15 s.</summary>

@@ -1,3 +1,5 @@
+using Conclave.Testing.Etcd;
+
 namespace Conclave.E2E.Tests;
 
 /// <summary>SIGTERM stops `conclave serve` cleanly, and a restart on the same data dir has every acknowledged write.</summary>

@@ -1,5 +1,6 @@
 using Conclave.Robustness.Cluster;
 using Conclave.Robustness.Faults;
+using Conclave.Testing.Etcd;
 using Xunit.Abstractions;
 
 namespace Conclave.Robustness.Tests;
@@ -7,7 +8,7 @@ namespace Conclave.Robustness.Tests;
 /// <summary>The harness proven against a real 3-member etcd: faults take effect and a correct server passes.</summary>
 public sealed class EtcdRobustnessTests(ITestOutputHelper output)
 {
-    [RequiresEtcdFact]
+    [EtcdBinaryFact]
     public async Task A_short_run_under_several_fault_kinds_reports_no_violations()
     {
         // Seed 3 draws partition, pause, delay, one-way loss and kill faults in its first 30 s.
@@ -20,7 +21,7 @@ public sealed class EtcdRobustnessTests(ITestOutputHelper output)
         Assert.True(report.WatchEvents > 0, $"expected watch events, got {report.Summary()}");
     }
 
-    [RequiresEtcdFact]
+    [EtcdBinaryFact]
     public async Task A_leader_that_cannot_send_is_replaced_and_an_isolated_member_is_cut_off()
     {
         await using var cluster = new EtcdCluster(3);

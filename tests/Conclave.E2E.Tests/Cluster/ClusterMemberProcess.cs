@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Conclave.Testing.Etcd;
+using Conclave.Testing.Processes;
 
 namespace Conclave.E2E.Tests.Cluster;
 
@@ -11,8 +12,7 @@ namespace Conclave.E2E.Tests.Cluster;
 public sealed class ClusterMemberProcess : IAsyncDisposable
 {
     private readonly IReadOnlyList<string> _arguments;
-    private readonly List<string> _lines = [];
-    private readonly List<(int From, Func<string, bool> Match, TaskCompletionSource<string> Found)> _waiters = [];
+    private readonly OutputLines _lines = new();
     private readonly Lock _lock = new();
     private Process? _process;
     private TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -58,28 +58,10 @@ public sealed class ClusterMemberProcess : IAsyncDisposable
     }
 
     /// <summary>How many output lines were seen so far (across restarts): a start point for <see cref="WaitForLineAsync"/>.</summary>
-    public int LineCount
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _lines.Count;
-            }
-        }
-    }
+    public int LineCount => _lines.Count;
 
     /// <summary>Every output line so far, across restarts (each start is marked).</summary>
-    public string Log
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return string.Join('\n', _lines);
-            }
-        }
-    }
+    public string Log => _lines.ToString();
 
     /// <summary>Starts the process; a no-op while it runs.</summary>
     public void Start()
@@ -112,8 +94,8 @@ public sealed class ClusterMemberProcess : IAsyncDisposable
 
             var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-            process.OutputDataReceived += (_, e) => OnLine(e.Data);
-            process.ErrorDataReceived += (_, e) => OnLine(e.Data);
+            process.OutputDataReceived += (_, e) => _lines.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => _lines.Add(e.Data);
             process.Exited += (_, _) => exited.TrySetResult();
             _lines.Add($"--- {Name}: starting `conclave serve {string.Join(' ', _arguments)}` ---");
             process.Start();
@@ -148,10 +130,7 @@ public sealed class ClusterMemberProcess : IAsyncDisposable
         }
 
         await process.WaitForExitAsync();
-        lock (_lock)
-        {
-            _lines.Add($"--- {Name}: killed (SIGKILL) ---");
-        }
+        _lines.Add($"--- {Name}: killed (SIGKILL) ---");
     }
 
     /// <summary>
@@ -161,52 +140,14 @@ public sealed class ClusterMemberProcess : IAsyncDisposable
     /// </summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, string what, TimeSpan timeout, int fromLine = 0)
     {
-        var found = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_lock)
+        using var cancel = new CancellationTokenSource(timeout);
+        try
         {
-            for (var i = fromLine; i < _lines.Count; i++)
-            {
-                if (match(_lines[i]))
-                {
-                    return _lines[i];
-                }
-            }
-
-            _waiters.Add((fromLine, match, found));
+            return await _lines.FirstAsync(match, fromLine, cancel.Token);
         }
-
-        var first = await Task.WhenAny(found.Task, Task.Delay(timeout));
-        if (first != found.Task)
+        catch (OperationCanceledException)
         {
-            lock (_lock)
-            {
-                _waiters.RemoveAll(w => w.Found == found);
-            }
-
             throw new TimeoutException($"{Name}: expected {what} within {timeout.TotalSeconds:0} s\n--- log of {Name} ---\n{Log}");
-        }
-
-        return await found.Task;
-    }
-
-    private void OnLine(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_lock)
-        {
-            _lines.Add(line);
-            for (var i = _waiters.Count - 1; i >= 0; i--)
-            {
-                if (_waiters[i].Match(line))
-                {
-                    _waiters[i].Found.TrySetResult(line);
-                    _waiters.RemoveAt(i);
-                }
-            }
         }
     }
 

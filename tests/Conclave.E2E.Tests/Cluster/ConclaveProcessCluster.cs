@@ -1,7 +1,6 @@
 using System.Globalization;
 using Conclave.Api.Etcd.Protocol;
 using Conclave.Testing.Etcd;
-using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -116,40 +115,21 @@ public sealed class ConclaveProcessCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until the member answers a linearizable Range (so it has a leader and applied up to
-    /// the read index). Server errors while there is no leader yet are retried every 100 ms; the
-    /// member exiting or <see cref="Patience"/> passing fails with its log.
+    /// Waits (<see cref="ReadinessProbe"/>) until the member answers a linearizable Range, so it has
+    /// a leader and applied up to the read index; each attempt has 5 s. The member exiting or
+    /// <see cref="Patience"/> passing fails with its log.
     /// </summary>
     public static async Task WaitReadyAsync(ClusterMemberProcess member)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        using var channel = GrpcChannel.ForAddress(member.ClientUrl);
-        var kv = new KV.KVClient(channel);
-        RpcException? last = null;
-        while (DateTime.UtcNow < deadline)
+        var ready = await ReadinessProbe.WaitAsync(new Uri(member.ClientUrl), member.Exited, Patience, attemptTimeout: TimeSpan.FromSeconds(5));
+        switch (ready.Outcome)
         {
-            var call = kv.RangeAsync(
-                new RangeRequest { Key = ByteString.CopyFromUtf8("/ready") },
-                new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)).WithWaitForReady());
-            if (await Task.WhenAny(call.ResponseAsync, member.Exited) != call.ResponseAsync)
-            {
+            case Readiness.Exited:
                 throw new InvalidOperationException($"{member.Name} exited before it was ready\n--- log ---\n{member.Log}");
-            }
-
-            try
-            {
-                await call.ResponseAsync;
-                return;
-            }
-            catch (RpcException e)
-            {
-                last = e;
-                await Task.Delay(TimeSpan.FromMilliseconds(100));
-            }
+            case Readiness.TimedOut:
+                throw new TimeoutException(
+                    $"{member.Name} did not answer a linearizable read within {Patience.TotalSeconds:0} s ({ready.LastError?.StatusCode}: {ready.LastError?.Status.Detail})\n--- log ---\n{member.Log}");
         }
-
-        throw new TimeoutException(
-            $"{member.Name} did not answer a linearizable read within {Patience.TotalSeconds:0} s ({last?.StatusCode}: {last?.Status.Detail})\n--- log ---\n{member.Log}");
     }
 
     /// <summary>Maintenance.Status of one member (one attempt, 5 s deadline).</summary>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Conclave.Testing.Etcd;
 using dotnet_etcd;
 using Etcdserverpb;
 using Google.Protobuf;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Conclave.Testing.Processes;
 
 namespace Conclave.Robustness.Cluster;
 
@@ -15,9 +16,8 @@ internal sealed partial class MemberProcess : IDisposable
 
     private readonly string _fileName;
     private readonly IReadOnlyList<string> _arguments;
-    private readonly Queue<string> _log = new();
+    private readonly OutputLines _log = new(LogLinesKept);
     private readonly Lock _lock = new();
-    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Done)> _lineWaiters = [];
     private Process? _process;
     private bool _paused;
 
@@ -49,16 +49,7 @@ internal sealed partial class MemberProcess : IDisposable
         }
     }
 
-    public string RecentLog
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return string.Join('\n', _log);
-            }
-        }
-    }
+    public string RecentLog => _log.ToString();
 
     /// <summary>Task completing when the current process exits (for start-up races).</summary>
     public Task Exited { get; private set; } = Task.CompletedTask;
@@ -71,17 +62,8 @@ internal sealed partial class MemberProcess : IDisposable
     /// from any later process of this member; cancelled with <paramref name="cancellationToken"/>.
     /// Register before causing the line, or it may be missed.
     /// </summary>
-    public Task<string> NextLineAsync(Func<string, bool> match, CancellationToken cancellationToken)
-    {
-        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
-        cancellationToken.Register(() => done.TrySetCanceled(cancellationToken));
-        lock (_lock)
-        {
-            _lineWaiters.Add((match, done));
-        }
-
-        return done.Task;
-    }
+    public Task<string> NextLineAsync(Func<string, bool> match, CancellationToken cancellationToken) =>
+        _log.NextAsync(match, cancellationToken);
 
     /// <summary>Starts the process unless it runs; <paramref name="environment"/> is set on top of <see cref="Environment"/> for this start only.</summary>
     public void Start(IReadOnlyDictionary<string, string?>? environment = null)
@@ -125,15 +107,15 @@ internal sealed partial class MemberProcess : IDisposable
             }
 
             var process = new Process { StartInfo = startInfo };
-            process.OutputDataReceived += (_, e) => Append(e.Data);
-            process.ErrorDataReceived += (_, e) => Append(e.Data);
+            process.OutputDataReceived += (_, e) => _log.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => _log.Add(e.Data);
             process.Start();
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
             _process = process;
             _paused = false;
             Exited = process.WaitForExitAsync();
-            _log.Enqueue($"--- started pid {process.Id} ---");
+            _log.Add($"--- started pid {process.Id} ---");
         }
     }
 
@@ -186,39 +168,6 @@ internal sealed partial class MemberProcess : IDisposable
             }
 
             _paused = paused;
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        List<TaskCompletionSource<string>>? matched = null;
-        lock (_lock)
-        {
-            _log.Enqueue(line);
-            while (_log.Count > LogLinesKept)
-            {
-                _log.Dequeue();
-            }
-
-            for (var i = _lineWaiters.Count - 1; i >= 0; i--)
-            {
-                var (match, done) = _lineWaiters[i];
-                if (done.Task.IsCompleted || match(line))
-                {
-                    _lineWaiters.RemoveAt(i);
-                    (matched ??= []).Add(done);
-                }
-            }
-        }
-
-        foreach (var done in matched ?? [])
-        {
-            done.TrySetResult(line);
         }
     }
 

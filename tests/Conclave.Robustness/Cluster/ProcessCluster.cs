@@ -1,9 +1,6 @@
 using System.Globalization;
-using Conclave.Api.Etcd.Protocol;
 using Conclave.Robustness.Network;
 using Conclave.Testing.Etcd;
-using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace Conclave.Robustness.Cluster;
 
@@ -123,45 +120,22 @@ public abstract class ProcessCluster : IClusterUnderTest
     }
 
     /// <summary>
-    /// Waits until the member answers a linearizable Range; returns its member id. The channel
-    /// waits for the port (wait-for-ready); a server error ("no leader", "leader changed") is
-    /// retried every 100 ms until <paramref name="timeout"/>, then reported with the member's log.
+    /// Waits (<see cref="ReadinessProbe"/>) until the member answers a linearizable Range, at most
+    /// <paramref name="timeout"/>; returns its member id. Throws with the member's log when it
+    /// exits first or the timeout passes.
     /// </summary>
     public async Task<ulong> WaitReadyAsync(int member, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        using var channel = GrpcChannel.ForAddress(_clientUrls[member]);
-        var kv = new KV.KVClient(channel);
-        RpcException? last = null;
-        while (DateTime.UtcNow < deadline)
+        var ready = await ReadinessProbe.WaitAsync(_clientUrls[member], _members[member].Exited, timeout, cancellationToken: cancellationToken);
+        return ready.Outcome switch
         {
-            var call = kv.RangeAsync(
-                new RangeRequest { Key = Google.Protobuf.ByteString.CopyFromUtf8("health") },
-                new CallOptions(deadline: deadline, cancellationToken: cancellationToken).WithWaitForReady());
-            var first = await Task.WhenAny(call.ResponseAsync, _members[member].Exited);
-            if (first != call.ResponseAsync)
-            {
-                throw new InvalidOperationException($"robustness: {Target} member {member} exited before it was ready\n--- log ---\n{RecentLog(member)}");
-            }
-
-            try
-            {
-                return (await call.ResponseAsync).Header.MemberId;
-            }
-            catch (RpcException e) when (e.StatusCode != StatusCode.DeadlineExceeded)
-            {
-                last = e;
-                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
-            }
-            catch (RpcException e)
-            {
-                last = e;
-            }
-        }
-
-        throw new InvalidOperationException(
-            $"robustness: {Target} member {member} did not answer a linearizable read within {timeout.TotalSeconds:0} s " +
-            $"({last?.StatusCode}: {last?.Status.Detail})\n--- log ---\n{RecentLog(member)}", last);
+            Readiness.Ready => ready.MemberId,
+            Readiness.Exited => throw new InvalidOperationException(
+                $"robustness: {Target} member {member} exited before it was ready\n--- log ---\n{RecentLog(member)}"),
+            _ => throw new InvalidOperationException(
+                $"robustness: {Target} member {member} did not answer a linearizable read within {timeout.TotalSeconds:0} s " +
+                $"({ready.LastError?.StatusCode}: {ready.LastError?.Status.Detail})\n--- log ---\n{RecentLog(member)}", ready.LastError),
+        };
     }
 
     public Task KillAsync(int member) => _members[member].KillAsync();

@@ -12,14 +12,35 @@ namespace Conclave.Server.Tests.Member;
 /// replicate (the peer frame limit, the raft message size and the WAL record all follow the limit),
 /// one above it is refused before it reaches the log.
 /// </summary>
-public sealed class RequestSizeTests
+public sealed class RequestSizeTests : IDisposable
 {
     private const int MiB = 1024 * 1024;
+
+    private readonly string _root = Path.Combine(Path.GetTempPath(), $"conclave-tcp-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        catch (IOException)
+        {
+        }
+    }
 
     [Fact]
     public async Task With_max_request_bytes_16_MiB_a_15_MiB_value_replicates_to_every_member_over_tcp()
     {
-        await using var cluster = await TcpCluster.StartAsync(3, maxRequestBytes: 16 * MiB);
+        var ports = FreePort.Take(3);
+        var initial = Enumerable.Range(0, 3).ToDictionary(i => $"m{i + 1}", i => (IReadOnlyList<string>)[$"http://127.0.0.1:{ports[i]}"]);
+        // A leader busy writing 15 MiB sends no heartbeat meanwhile: on a loaded test machine that
+        // must not look like a dead leader.
+        await using var cluster = await TcpCluster.StartAsync(
+            _root, initial, "test", o => o with { HeartbeatIntervalMs = 100, ElectionTimeoutMs = 5000, MaxRequestBytes = 16 * MiB });
         var leader = await cluster.LeaderAsync();
         var follower = cluster.Members.First(m => m != leader);
         var value = new byte[15 * MiB];
@@ -36,7 +57,7 @@ public sealed class RequestSizeTests
         }
         Assert.True(put.IsOk, $"15 MiB put through a follower: {put.Status}\n{cluster.Log}");
         var index = follower.AppliedIndex;
-        await EventuallyAsync(() => cluster.Members.All(m => m.AppliedIndex >= index), $"every member to apply index {index}", () => cluster.Log.ToString());
+        await cluster.AppliedAsync(index);
         foreach (var m in cluster.Members)
         {
             var r = await m.KeyValue.RangeAsync(RangeRequest.Single(B("big")), serializable: true, CancellationToken.None);
@@ -93,94 +114,5 @@ public sealed class RequestSizeTests
         var e = await Assert.ThrowsAsync<ArgumentException>(() => ConclaveMember.StartAsync(options));
         Assert.Contains("--max-request-bytes 16777216", e.Message, StringComparison.Ordinal);
         Assert.False(Directory.Exists(root), "nothing is written before the settings are checked");
-    }
-
-    /// <summary>Members on loopback TCP with the transport limits their options ask for.</summary>
-    private sealed class TcpCluster : IAsyncDisposable
-    {
-        private readonly string _root = Path.Combine(Path.GetTempPath(), $"conclave-tcp-{Guid.NewGuid():N}");
-
-        public List<ConclaveMember> Members { get; } = [];
-
-        public TestLog Log { get; } = new();
-
-        public static async Task<TcpCluster> StartAsync(int size, int maxRequestBytes)
-        {
-            var c = new TcpCluster();
-            var ports = FreePort.Take(size);
-            var initial = Enumerable.Range(0, size).ToDictionary(i => $"m{i + 1}", i => (IReadOnlyList<string>)[$"http://127.0.0.1:{ports[i]}"]);
-            try
-            {
-                var starts = initial.Select((kv, i) =>
-                {
-                    var options = new ConclaveMemberOptions
-                    {
-                        Name = kv.Key,
-                        DataDir = Path.Combine(c._root, kv.Key),
-                        InitialCluster = initial,
-                        InitialClusterToken = "test",
-                        // A leader busy writing 15 MiB sends no heartbeat meanwhile: on a loaded test
-                        // machine that must not look like a dead leader.
-                        HeartbeatIntervalMs = 100,
-                        ElectionTimeoutMs = 5000,
-                        RandomSeed = 1,
-                        MaxRequestBytes = maxRequestBytes,
-                        LoggerFactory = c.Log,
-                        WalSegmentBytes = 1 << 20,
-                        Transport = null!,
-                    };
-                    var transport = new TcpPeerTransport(
-                        new TcpPeerTransportOptions
-                        {
-                            ClusterId = MemberIdentity.ClusterId("test"),
-                            LocalId = ConclaveMember.MemberIdOf(options),
-                            ListenEndPoint = new IPEndPoint(IPAddress.Loopback, ports[i]),
-                            MaxFrameBytes = options.PeerMaxFrameBytes,
-                        },
-                        TimeProvider.System);
-                    return ConclaveMember.StartAsync(options with { Transport = transport });
-                }).ToList();
-                c.Members.AddRange(await Task.WhenAll(starts));
-            }
-            catch
-            {
-                await c.DisposeAsync();
-                throw;
-            }
-            return c;
-        }
-
-        public async Task<ConclaveMember> LeaderAsync()
-        {
-            ConclaveMember? leader = null;
-            await EventuallyAsync(
-                () =>
-                {
-                    var leaders = Members.Where(m => m.IsLeader).ToList();
-                    leader = leaders.Count == 1 && Members.All(m => m.Leader == leaders[0].MemberId) ? leaders[0] : null;
-                    return leader is not null;
-                },
-                "the members to agree on a leader",
-                () => Log.ToString());
-            return leader!;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var m in Members)
-            {
-                await m.DisposeAsync();
-            }
-            try
-            {
-                Directory.Delete(_root, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-            catch (IOException)
-            {
-            }
-        }
     }
 }

@@ -1,7 +1,5 @@
-using System.Net;
 using System.Security.Cryptography;
 using Conclave.Server.Api;
-using Conclave.Server.Transport;
 using Conclave.Storage.Mvcc;
 using Conclave.Testing.Etcd;
 using static Conclave.Server.Tests.Member.Kv;
@@ -58,7 +56,8 @@ public sealed class RestoreDataDirTests : IDisposable
         Assert.Equal((old.Revision, old.CompactRevision, 1), (results[0].Revision, results[0].CompactRevision, results[0].Leases));
         Assert.Equal(1, results[0].ReplacedMembers);
 
-        await using var cluster = await TcpCluster.StartAsync(_root, initial, Token);
+        await using var cluster = await TcpCluster.StartAsync(
+            _root, initial, Token, o => o with { HeartbeatIntervalMs = 50, ElectionTimeoutMs = 1000, ClientUrls = [$"http://client-{o.Name}:2379"] });
         var leader = await cluster.LeaderAsync();
         foreach (var m in cluster.Members)
         {
@@ -84,7 +83,7 @@ public sealed class RestoreDataDirTests : IDisposable
         var revision = await follower.PutAsync("after-restore", "yes");
         Assert.Equal(old.Revision + 1, revision);
         var index = follower.AppliedIndex;
-        await EventuallyAsync(() => cluster.Members.All(m => m.AppliedIndex >= index), $"every member to apply index {index}", () => cluster.Log.ToString());
+        await cluster.AppliedAsync(index);
         foreach (var m in cluster.Members)
         {
             Assert.Equal("yes", await m.GetAsync("after-restore", serializable: true));
@@ -217,78 +216,4 @@ public sealed class RestoreDataDirTests : IDisposable
 
     private static List<string> Describe(IEnumerable<KeyValue> kvs) =>
         kvs.Select(kv => $"{S(kv.Key)}={S(kv.Value)} c{kv.CreateRevision} m{kv.ModRevision} v{kv.Version} l{kv.Lease}").ToList();
-
-    /// <summary>Members on loopback TCP started from data dirs under a root (as `conclave serve` would, flags included).</summary>
-    private sealed class TcpCluster : IAsyncDisposable
-    {
-        public List<ConclaveMember> Members { get; } = [];
-
-        public TestLog Log { get; } = new();
-
-        public static async Task<TcpCluster> StartAsync(string root, IReadOnlyDictionary<string, IReadOnlyList<string>> initial, string token)
-        {
-            var c = new TcpCluster();
-            try
-            {
-                var starts = initial.Select(kv =>
-                {
-                    var url = new Uri(kv.Value[0]);
-                    var options = new ConclaveMemberOptions
-                    {
-                        Name = kv.Key,
-                        DataDir = Path.Combine(root, kv.Key),
-                        InitialCluster = initial,
-                        InitialClusterToken = token,
-                        HeartbeatIntervalMs = 50,
-                        ElectionTimeoutMs = 1000,
-                        RandomSeed = 1,
-                        LoggerFactory = c.Log,
-                        WalSegmentBytes = 1 << 20,
-                        ClientUrls = [$"http://client-{kv.Key}:2379"],
-                        Transport = null!,
-                    };
-                    var transport = new TcpPeerTransport(
-                        new TcpPeerTransportOptions
-                        {
-                            ClusterId = ConclaveMember.ClusterIdOf(options),
-                            LocalId = ConclaveMember.MemberIdOf(options),
-                            ListenEndPoint = new IPEndPoint(IPAddress.Loopback, url.Port),
-                            MaxFrameBytes = options.PeerMaxFrameBytes,
-                        },
-                        TimeProvider.System);
-                    return ConclaveMember.StartAsync(options with { Transport = transport });
-                }).ToList();
-                c.Members.AddRange(await Task.WhenAll(starts));
-            }
-            catch
-            {
-                await c.DisposeAsync();
-                throw;
-            }
-            return c;
-        }
-
-        public async Task<ConclaveMember> LeaderAsync()
-        {
-            ConclaveMember? leader = null;
-            await EventuallyAsync(
-                () =>
-                {
-                    var leaders = Members.Where(m => m.IsLeader).ToList();
-                    leader = leaders.Count == 1 && Members.All(m => m.Leader == leaders[0].MemberId) ? leaders[0] : null;
-                    return leader is not null;
-                },
-                "the restored members to agree on a leader",
-                () => Log.ToString());
-            return leader!;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var m in Members)
-            {
-                await m.DisposeAsync();
-            }
-        }
-    }
 }

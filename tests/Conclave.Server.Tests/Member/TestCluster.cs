@@ -101,24 +101,31 @@ internal sealed class TestCluster : IAsyncDisposable
     public string NameOf(ConclaveMember m) => Members.First(kv => kv.Value == m).Key;
 
     /// <summary>The leader every running member agrees on (awaited).</summary>
-    public async Task<ConclaveMember> LeaderAsync()
+    public Task<ConclaveMember> LeaderAsync() => AgreedLeaderAsync(Running.ToList());
+
+    /// <summary>
+    /// The leader every one of <paramref name="members"/> sees, itself among them and leading;
+    /// awaited on the members' leader signals, at most <see cref="Deadline"/> (the failure message
+    /// carries <paramref name="details"/>, e.g. the members' logs).
+    /// </summary>
+    public static async Task<ConclaveMember> AgreedLeaderAsync(IReadOnlyCollection<ConclaveMember> members, Func<string>? details = null)
     {
         var deadline = DateTime.UtcNow + Deadline;
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var m in Running)
+            foreach (var m in members)
             {
                 await m.WaitForLeaderAsync(0, CancellationToken.None);
             }
-            var leaders = Running.Select(m => m.Leader).Distinct().ToList();
-            if (leaders.Count == 1 && leaders[0] != 0 && Running.FirstOrDefault(m => m.MemberId == leaders[0]) is { } leader && leader.IsLeader)
+            var leaders = members.Select(m => m.Leader).Distinct().ToList();
+            if (leaders.Count == 1 && leaders[0] != 0 && members.FirstOrDefault(m => m.MemberId == leaders[0]) is { } leader && leader.IsLeader)
             {
                 return leader;
             }
             // Members disagree for a moment during an election: wait for the next leader change.
-            await Task.WhenAny(Running.Select(m => m.WaitForLeaderAsync(m.Leader == 0 ? 0 : ulong.MaxValue, CancellationToken.None)));
+            await Task.WhenAny(members.Select(m => m.WaitForLeaderAsync(m.Leader == 0 ? 0 : ulong.MaxValue, CancellationToken.None)));
         }
-        throw new TimeoutException($"expected the running members to agree on a leader within {Deadline.TotalSeconds} s");
+        throw new TimeoutException($"expected the running members to agree on a leader within {Deadline.TotalSeconds} s\n{details?.Invoke()}");
     }
 
     public ConclaveMember Follower(ConclaveMember leader) => Running.First(m => m != leader);

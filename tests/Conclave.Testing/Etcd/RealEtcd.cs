@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace Conclave.Testing.Etcd;
 
@@ -163,40 +161,25 @@ public sealed class RealEtcd : IAsyncDisposable
     }
 
     /// <summary>
-    /// One Range on "health" with wait-for-ready: the gRPC channel waits (with its own reconnect
-    /// backoff) until the port accepts, and etcd answers a linearizable read only once it has
-    /// a leader. The same read as `etcdctl endpoint health`. Races with etcd exiting.
+    /// Waits (<see cref="ReadinessProbe"/>) until etcd answers a linearizable Range, so it has a
+    /// leader; keeps the ids of its answer.
     /// </summary>
     private async Task WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var channel = GrpcChannel.ForAddress(ClientUrl);
-        var range = new Method<byte[], byte[]>(
-            MethodType.Unary, "etcdserverpb.KV", "Range", RawBytes, RawBytes);
-        // RangeRequest{ key = "health" }: field 1, wire type 2 (0x0a), length 6.
-        byte[] request = [0x0a, 0x06, .. "health"u8];
-        var options = new CallOptions(deadline: DateTime.UtcNow + timeout, cancellationToken: cancellationToken)
-            .WithWaitForReady();
-        var call = channel.CreateCallInvoker().AsyncUnaryCall(range, null, options, request);
         var exited = _process.WaitForExitAsync(cancellationToken);
-        var first = await Task.WhenAny(call.ResponseAsync, exited);
-        if (first == exited)
+        var ready = await ReadinessProbe.WaitAsync(ClientUrl, exited, timeout, cancellationToken: cancellationToken);
+        switch (ready.Outcome)
         {
-            await exited;
-            throw new EtcdExitedException(
-                $"etcd exited with code {_process.ExitCode} before it was ready\n--- etcd log ---\n{RecentLog}");
+            case Readiness.Exited:
+                await exited;
+                throw new EtcdExitedException(
+                    $"etcd exited with code {_process.ExitCode} before it was ready\n--- etcd log ---\n{RecentLog}");
+            case Readiness.TimedOut:
+                throw new InvalidOperationException(
+                    $"etcd at {Endpoint} did not answer a Range on \"health\" within {timeout.TotalSeconds:0.#} s " +
+                    $"({ready.LastError?.StatusCode}: {ready.LastError?.Status.Detail})\n--- etcd log ---\n{RecentLog}", ready.LastError);
         }
-        byte[] response;
-        try
-        {
-            response = await call.ResponseAsync;
-        }
-        catch (RpcException e)
-        {
-            throw new InvalidOperationException(
-                $"etcd at {Endpoint} did not answer a Range on \"health\" within {timeout.TotalSeconds:0.#} s " +
-                $"({e.StatusCode}: {e.Status.Detail})\n--- etcd log ---\n{RecentLog}", e);
-        }
-        (ClusterId, MemberId) = ReadHeaderIds(response);
+        (ClusterId, MemberId) = (ready.ClusterId, ready.MemberId);
     }
 
     /// <summary>
@@ -260,8 +243,6 @@ public sealed class RealEtcd : IAsyncDisposable
         }
         throw new FormatException("varint longer than 10 bytes");
     }
-
-    private static readonly Marshaller<byte[]> RawBytes = Marshallers.Create(b => b, b => b);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,14 +1,15 @@
-using Conclave.Testing.Etcd;
+using Xunit;
 
-namespace Conclave.Api.Etcd.Tests;
+namespace Conclave.Testing.Etcd;
 
 /// <summary>
-/// One real etcd per test class. Tests in a class share it, so each test uses its own key
-/// prefix and reads revisions from responses instead of assuming them.
-/// Outside CI with etcd missing it starts nothing (the tests are skipped by
-/// <see cref="EtcdFactAttribute"/>); under CI a missing tool fails every test of the class.
+/// One real single-member etcd for a test class (IClassFixture) or a collection
+/// (ICollectionFixture), started before the first test. Tests that share it use their own key
+/// prefixes and read revisions from responses instead of assuming them.
+/// Outside CI with a tool missing it starts nothing (the tests are skipped by
+/// <see cref="EtcdFactAttribute"/>); under CI=true a missing tool fails every test that uses it.
 /// </summary>
-public sealed class RealEtcdFixture : IAsyncLifetime
+public class RealEtcdFixture : IAsyncLifetime
 {
     private RealEtcd? _etcd;
 
