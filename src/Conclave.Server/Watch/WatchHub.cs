@@ -266,4 +266,7 @@ public sealed partial class WatchHub : IAsyncDisposable
     public void CompactionApplied() => WakeCatchUp();
 
     internal void WakeCatchUp() => _wake.Writer.TryWrite(true);
+
+    /// <summary>Wakes queued for the catch-up loop and not yet taken by it: 0 or 1 (for tests).</summary>
+    internal int QueuedWakes => _wake.Reader.Count;
 }

@@ -101,6 +101,9 @@ public sealed class WatchStream : IDisposable
         return waiter.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Test seam: runs on the reader's thread in every read, after the read is counted and before the wake request is tested.</summary>
+    internal Action? AfterReadCounted { get; set; }
+
     internal bool HasRoom => Volatile.Read(ref _pending) < _capacity;
 
     /// <summary>Catch-up resumes only below half the capacity, so a slow reader is not woken per response.</summary>
@@ -108,18 +111,16 @@ public sealed class WatchStream : IDisposable
 
     /// <summary>
     /// Asks to wake the catch-up loop when the reader brings the queue below the resume mark. Returns true when
-    /// that is already the case (the caller goes on instead of waiting).
+    /// that is already the case (the caller goes on instead of waiting). The request stays armed either way:
+    /// it is shared by every watcher of the stream, and one skipped earlier in the same turn still needs its
+    /// wake (clearing it here could swallow the wake of a read that counted before this check but tested the
+    /// flag after it). At worst that costs the loop one spare turn.
     /// </summary>
     internal bool ArmCatchUpWake()
     {
         // Dekker pair with OnRead: both sides write with a full fence, then read the other's variable.
         Interlocked.Exchange(ref _wakeArmed, 1);
-        if (Volatile.Read(ref _pending) < _resumeBelow)
-        {
-            Interlocked.Exchange(ref _wakeArmed, 0);
-            return true;
-        }
-        return false;
+        return Volatile.Read(ref _pending) < _resumeBelow;
     }
 
     internal void Enqueue(WatchResponse response)
@@ -199,6 +200,7 @@ public sealed class WatchStream : IDisposable
     private void OnRead()
     {
         var pending = Interlocked.Decrement(ref _pending);
+        AfterReadCounted?.Invoke();
         if (pending < _capacity && Volatile.Read(ref _roomWaiter) is not null)
         {
             Interlocked.Exchange(ref _roomWaiter, null)?.TrySetResult();

@@ -6,6 +6,41 @@ namespace Conclave.Server.Tests.Watch;
 
 public sealed class WatchHubTests
 {
+    /// <summary>
+    /// Two unsynced watchers of one stream in one catch-up turn: A finds the queue full and arms the stream's
+    /// wake; the reader then counts a read that brings the queue below the resume mark, and before it tests the
+    /// wake request B arms and finds room. A was already passed in this turn, so that read must still wake the
+    /// loop (it once did not: B's arm cleared the shared request, and A stalled until some unrelated wake).
+    /// </summary>
+    [Fact]
+    public async Task Arm_that_finds_room_keeps_the_wake_request_of_a_watcher_skipped_before_it()
+    {
+        using var store = new MvccStore();
+        // Not started: no loop takes the wakes, so the test sees them queued.
+        await using var hub = new WatchHub(store, new WatchHubOptions { StreamBufferResponses = 4 });
+        var s = new WatchStream(hub, capacity: 4);
+        for (var i = 0; i < 3; i++)
+        {
+            s.Enqueue(new WatchResponse { WatchId = i, Revision = 1 });
+        }
+        Assert.False(s.ArmCatchUpWake(), "watcher A: 3 of 4 queued is not below the resume mark 2");
+
+        var bArmed = false;
+        s.AfterReadCounted = () =>
+        {
+            if (s.Pending == 1)
+            {
+                bArmed = true;
+                Assert.True(s.ArmCatchUpWake(), "watcher B: 1 queued is below the resume mark");
+            }
+        };
+        Assert.True(s.Responses.TryRead(out _));
+        Assert.Equal(0, hub.QueuedWakes);
+        Assert.True(s.Responses.TryRead(out _));
+        Assert.True(bArmed);
+        Assert.True(hub.QueuedWakes == 1, "the read that brought the queue below the resume mark did not wake the catch-up loop for watcher A");
+    }
+
     [Fact]
     public async Task Single_key_watcher_gets_only_its_key_one_response_per_revision()
     {

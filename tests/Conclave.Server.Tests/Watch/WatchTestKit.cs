@@ -65,6 +65,28 @@ internal sealed class WatchFixture : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until a response can be read (true) or <paramref name="other"/> has completed (false), whichever is
+    /// first; throws <see cref="TimeoutException"/> after <see cref="ReadTimeout"/>. Reads nothing.
+    /// </summary>
+    public static async Task<bool> WaitForResponseOrAsync(WatchStream stream, Task other, string expected)
+    {
+        // No token: once other has won, this wait ends quietly when a response comes or the stream completes.
+        var ready = stream.Responses.WaitToReadAsync().AsTask();
+        if (!ready.IsCompleted)
+        {
+            try
+            {
+                await Task.WhenAny(ready, other).WaitAsync(ReadTimeout);
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"no watch response within {ReadTimeout}; expected {expected}");
+            }
+        }
+        return ready.IsCompleted;
+    }
+
     /// <summary>Reads the created response of <paramref name="watchId"/>.</summary>
     public static async Task ExpectCreatedAsync(WatchStream stream, long watchId)
     {
