@@ -839,14 +839,4 @@ public sealed partial class ConclaveMember
     {
         public TaskCompletionSource<ServerStatus> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
-
-    /// <summary>A caller waiting for its proposal to be applied on this member; <see cref="Term"/> is the term when it proposed.</summary>
-    private sealed class Waiter(ulong term)
-    {
-        public ulong Term { get; } = term;
-
-        public TaskCompletionSource<(ServerStatus Status, ApplyResult? Result)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Complete(ServerStatus status, ApplyResult? result) => Done.TrySetResult((status, result));
-    }
 }
