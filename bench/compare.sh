@@ -10,9 +10,10 @@
 # Usage: bench/compare.sh            (defaults below; override any by environment)
 #   ROUNDS=3 DURATION=5s WARMUP=5s CLIENTS=16 CONNS=3 BASE_PORT=32379 SYSTEMS="etcd" bench/compare.sh
 #   ONLY="put,range-l"   runs only the named workloads.
-#   PACED_RATE=5000      the target rate (operations per second over all clients) of the put-paced and
-#                        txn-paced workloads: the same offered load for both systems, latency measured
-#                        from each operation's scheduled start (a system that falls behind shows it).
+#   PACED_RATE=5000      the target rate (operations per second over all clients) of put-paced, and
+#   TXN_PACED_RATE=2000  of txn-paced: the same offered load for both systems, below what either
+#                        completes at 256 clients here, latency measured from each operation's
+#                        scheduled start (a system that falls behind shows it).
 #   FILL_KEYS=1000000    after the rounds, restarts each system on empty data dirs, fills it with that many distinct keys of
 #                        256 B (bench/fill.py: transactions of 100 puts) and reports every member's
 #                        peak and current RSS and data size then (the memory comparison).
@@ -31,6 +32,7 @@ SYSTEMS=${SYSTEMS:-etcd}
 ONLY=${ONLY:-}
 FILL_KEYS=${FILL_KEYS:-0}
 PACED_RATE=${PACED_RATE:-5000}
+TXN_PACED_RATE=${TXN_PACED_RATE:-2000}
 HEARTBEAT_MS=${HEARTBEAT_MS:-100}    # both systems; etcd's defaults
 ELECTION_MS=${ELECTION_MS:-1000}
 RESULTS=${RESULTS:-$(mktemp -d -t conclave-compare-XXXXXX)}
@@ -52,7 +54,7 @@ WORKLOADS=(
     "put|put --clients $CLIENTS --conns $CONNS --key-prefix cmp-put/ --key-space-size 10000 --val-size 256"
     "txn-put|txn-put --clients $CLIENTS --conns $CONNS --key-prefix cmp-txn/ --key-space-size 10000 --val-size 256 --txn-ops 4"
     "put-paced|put --clients $CLIENTS --conns $CONNS --key-prefix cmp-put/ --key-space-size 10000 --val-size 256 --rate $PACED_RATE"
-    "txn-paced|txn-put --clients $CLIENTS --conns $CONNS --key-prefix cmp-txn/ --key-space-size 10000 --val-size 256 --txn-ops 4 --rate $PACED_RATE"
+    "txn-paced|txn-put --clients $CLIENTS --conns $CONNS --key-prefix cmp-txn/ --key-space-size 10000 --val-size 256 --txn-ops 4 --rate $TXN_PACED_RATE"
     "range-l|range --clients $CLIENTS --conns $CONNS --key cmp/00000042"
     "range-s|range --clients $CLIENTS --conns $CONNS --key cmp/00000042 --consistency s"
     "range-prefix|range --clients $CLIENTS --conns $CONNS --key cmp/ --prefix"
