@@ -1,26 +1,18 @@
 using System.Globalization;
 using System.Net;
 using Conclave.Api.Etcd.Protocol;
-using Conclave.Server;
+using Conclave.Fuzz.Tests;
 using Conclave.Server.Metrics;
-using Conclave.Server.Transport;
 using Google.Protobuf;
 using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Conclave.Api.Etcd.Tests;
 
 /// <summary>
-/// /metrics of an in-process single member behind the etcd front end (one h2c listener on
-/// 127.0.0.1 for gRPC and HTTP): after a few puts every latency histogram is there, has counted
-/// them and is well formed. Durations are real, so only counts and shape are checked.
+/// /metrics of an in-process single member behind the etcd front end (<see cref="EtcdFrontEndHost"/>:
+/// one h2c listener on 127.0.0.1 for gRPC and HTTP): after a few puts every latency histogram is
+/// there, has counted them and is well formed. The member's clock is fake (proposal durations are
+/// 0), the WAL's fsync and the gRPC handling times are real: only counts and shape are checked.
 /// </summary>
 public sealed class MetricsEndpointTests
 {
@@ -30,83 +22,44 @@ public sealed class MetricsEndpointTests
     public async Task Puts_are_counted_in_every_latency_histogram()
     {
         const int Puts = 5;
-        var root = Path.Combine(Path.GetTempPath(), $"conclave-metrics-{Guid.NewGuid():N}");
-        var initial = new Dictionary<string, IReadOnlyList<string>> { ["m1"] = ["http://10.0.0.1:2380"] };
-        var hub = new InMemoryTransportHub(1);
-        var member = await ConclaveMember.StartAsync(new ConclaveMemberOptions
+        await using var host = await EtcdFrontEndHost.StartAsync("metrics");
+        var address = host.Address;
+        using var channel = GrpcChannel.ForAddress(address);
+        var kv = new KV.KVClient(channel);
+        for (var i = 0; i < Puts; i++)
         {
-            Name = "m1",
-            DataDir = Path.Combine(root, "m1"),
-            InitialCluster = initial,
-            InitialClusterToken = "metrics",
-            RandomSeed = 1,
-            Transport = hub.CreateTransport(MemberIdentity.MemberId(initial["m1"], "metrics")),
-            LoggerFactory = NullLoggerFactory.Instance,
-            WalSegmentBytes = 1 << 20,
-        });
-        WebApplication? app = null;
-        try
-        {
-            using (var elected = new CancellationTokenSource(Timeout))
-            {
-                Assert.True(await member.WaitForLeaderAsync(member.MemberId, elected.Token), "the single member should have become leader");
-            }
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
-            builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), new EtcdLimits());
-            app = builder.Build();
-            app.MapEtcdGrpc();
-            app.MapEtcdHttp();
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-
-            using var channel = GrpcChannel.ForAddress(address);
-            var kv = new KV.KVClient(channel);
-            for (var i = 0; i < Puts; i++)
-            {
-                await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"/metrics/{i}"), Value = ByteString.CopyFromUtf8("v") }, deadline: DateTime.UtcNow + Timeout);
-            }
-            await kv.TxnAsync(new TxnRequest { Success = { new RequestOp { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8("/metrics/txn"), Value = ByteString.CopyFromUtf8("v") } } } }, deadline: DateTime.UtcNow + Timeout);
-            using var http = new HttpClient { BaseAddress = new Uri(address), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, Timeout = Timeout };
-            var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
-
-            var walFsync = Series(text, MemberMetrics.WalFsyncName, "");
-            var applied = Series(text, MemberMetrics.ProposalName, "stage=\"applied\"");
-            var answered = Series(text, MemberMetrics.ProposalName, "stage=\"answered\"");
-            var put = Series(text, EtcdMetrics.HandlingName, "grpc_method=\"Put\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"");
-            var txn = Series(text, EtcdMetrics.HandlingName, "grpc_method=\"Txn\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"");
-            // Each write was awaited before the next, so each had its own WAL batch and fsync.
-            Assert.True(walFsync.Count >= Puts + 1, $"WAL fsyncs: {walFsync.Count}");
-            Assert.True(applied.Count >= Puts + 1, $"applied proposals: {applied.Count}");
-            Assert.True(answered.Count >= Puts + 1, $"answered proposals: {answered.Count}");
-            Assert.Equal(Puts, put.Count);
-            Assert.Equal(1, txn.Count);
-            foreach (var (name, series) in new[] { ("wal", walFsync), ("applied", applied), ("answered", answered), ("put", put), ("txn", txn) })
-            {
-                Assert.True(series.Buckets.Count >= 2, $"{name}: buckets {series.Buckets.Count}");
-                Assert.Equal("+Inf", series.Buckets[^1].Le);
-                Assert.Equal(series.Count, series.Buckets[^1].Count);
-                for (var i = 1; i < series.Buckets.Count; i++)
-                {
-                    Assert.True(series.Buckets[i].Count >= series.Buckets[i - 1].Count, $"{name}: bucket le={series.Buckets[i].Le} is below the one before (not cumulative)");
-                    Assert.True(i == series.Buckets.Count - 1 || Le(series.Buckets[i].Le) > Le(series.Buckets[i - 1].Le), $"{name}: bounds not increasing at {series.Buckets[i].Le}");
-                }
-                Assert.True(series.Sum >= 0, $"{name}: sum {series.Sum}");
-            }
-            Assert.Single(text.Split('\n'), l => l == $"# TYPE {MemberMetrics.ProposalName} histogram");
-            Assert.Single(text.Split('\n'), l => l == $"# TYPE {EtcdMetrics.HandlingName} histogram");
+            await kv.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"/metrics/{i}"), Value = ByteString.CopyFromUtf8("v") }, deadline: DateTime.UtcNow + Timeout);
         }
-        finally
+        await kv.TxnAsync(new TxnRequest { Success = { new RequestOp { RequestPut = new PutRequest { Key = ByteString.CopyFromUtf8("/metrics/txn"), Value = ByteString.CopyFromUtf8("v") } } } }, deadline: DateTime.UtcNow + Timeout);
+        using var http = new HttpClient { BaseAddress = new Uri(address), DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, Timeout = Timeout };
+        var text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+
+        var walFsync = Series(text, MemberMetrics.WalFsyncName, "");
+        var applied = Series(text, MemberMetrics.ProposalName, "stage=\"applied\"");
+        var answered = Series(text, MemberMetrics.ProposalName, "stage=\"answered\"");
+        var put = Series(text, EtcdMetrics.HandlingName, "grpc_method=\"Put\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"");
+        var txn = Series(text, EtcdMetrics.HandlingName, "grpc_method=\"Txn\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"");
+        // Each write was awaited before the next, so each had its own WAL batch and fsync.
+        Assert.True(walFsync.Count >= Puts + 1, $"WAL fsyncs: {walFsync.Count}");
+        Assert.True(applied.Count >= Puts + 1, $"applied proposals: {applied.Count}");
+        Assert.True(answered.Count >= Puts + 1, $"answered proposals: {answered.Count}");
+        Assert.Equal(Puts, put.Count);
+        Assert.Equal(1, txn.Count);
+        foreach (var (name, series) in new[] { ("wal", walFsync), ("applied", applied), ("answered", answered), ("put", put), ("txn", txn) })
         {
-            if (app is not null)
+            Assert.True(series.Buckets.Count >= 2, $"{name}: buckets {series.Buckets.Count}");
+            Assert.Equal("+Inf", series.Buckets[^1].Le);
+            Assert.Equal(series.Count, series.Buckets[^1].Count);
+            for (var i = 1; i < series.Buckets.Count; i++)
             {
-                await app.StopAsync();
-                await app.DisposeAsync();
+                Assert.True(series.Buckets[i].Count >= series.Buckets[i - 1].Count, $"{name}: bucket le={series.Buckets[i].Le} is below the one before (not cumulative)");
+                Assert.True(i == series.Buckets.Count - 1 || Le(series.Buckets[i].Le) > Le(series.Buckets[i - 1].Le), $"{name}: bounds not increasing at {series.Buckets[i].Le}");
             }
-            await member.DisposeAsync();
-            Directory.Delete(root, recursive: true);
+            Assert.True(series.Sum >= 0, $"{name}: sum {series.Sum}");
         }
+        Assert.Single(text.Split('\n'), l => l == $"# TYPE {MemberMetrics.ProposalName} histogram");
+        Assert.Single(text.Split('\n'), l => l == $"# TYPE {EtcdMetrics.HandlingName} histogram");
+        Assert.Empty(host.Errors.Errors);
     }
 
     private sealed record HistogramSeries(IReadOnlyList<(string Le, long Count)> Buckets, double Sum, long Count);

@@ -16,7 +16,9 @@ namespace Conclave.Fuzz.Tests;
 /// <summary>
 /// One in-process member (a single-member cluster on a fake clock that never advances, so no lease
 /// expires behind a test; as the only voter it leads at once) behind Kestrel's etcd gRPC front end
-/// on 127.0.0.1 (h2c). Errors the server logs are collected in <see cref="Errors"/>.
+/// on 127.0.0.1 (h2c): gRPC and the HTTP endpoints (/health, /metrics, the JSON gateway). Errors
+/// the server logs are collected in <see cref="Errors"/>. Compiled into Conclave.Fuzz.Tests and
+/// Conclave.Api.Etcd.Tests (linked source: neither test project references the other).
 /// </summary>
 internal sealed class EtcdFrontEndHost : IAsyncDisposable
 {
@@ -74,6 +76,7 @@ internal sealed class EtcdFrontEndHost : IAsyncDisposable
         builder.Services.AddEtcdFrontEnd(new ConclaveMemberFrontEnd(member), new EtcdLimits());
         var app = builder.Build();
         app.MapEtcdGrpc();
+        app.MapEtcdHttp();
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new EtcdFrontEndHost(root, member, app, errors, address);
