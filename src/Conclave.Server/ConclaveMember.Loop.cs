@@ -54,22 +54,7 @@ public sealed partial class ConclaveMember
             var reader = _inputs.Reader;
             while (await reader.WaitToReadAsync())
             {
-                while (reader.TryRead(out var input))
-                {
-                    if (input is ProposeInput p)
-                    {
-                        AddProposal(p);
-                        continue;
-                    }
-                    FlushProposals();
-                    Handle(input);
-                }
-                FlushProposals();
-                if (_pendingReads.Count > 0)
-                {
-                    StartReadRound(_pendingReads);
-                    _pendingReads = [];
-                }
+                DrainInputs(persisting: false);
                 while (_node.HasReady())
                 {
                     await HandleReadyAsync(_node.GetReady());
@@ -399,32 +384,43 @@ public sealed partial class ConclaveMember
         var reader = _inputs.Reader;
         while (!write.IsCompleted && await reader.WaitToReadAsync())
         {
-            while (reader.TryRead(out var input))
-            {
-                if (input is ProposeInput p)
-                {
-                    AddProposal(p);
-                    continue;
-                }
-                FlushProposals();
-                if (input is ConfChangeInput or TransferInput or InvokeInput)
-                {
-                    // These see the core's applied index (a conf change is refused while an earlier
-                    // one is unapplied) or run arbitrary code: after Advance, in arrival order.
-                    _deferredInputs.Add(input);
-                    continue;
-                }
-                Handle(input);
-            }
-            FlushProposals();
-            if (_pendingReads.Count > 0)
-            {
-                StartReadRound(_pendingReads);
-                _pendingReads = [];
-            }
+            DrainInputs(persisting: true);
             Send(_node.TakeMessages());
         }
         await write;
+    }
+
+    /// <summary>
+    /// Handles every input waiting: consecutive proposals go to the core as one batch (flushed before
+    /// any other input, so arrival order is kept), and one ReadIndex round starts for the reads of
+    /// the turn. While a Ready is <paramref name="persisting"/>, conf changes, transfers and invokes
+    /// are held for <see cref="HandleDeferredInputs"/>: they see the core's applied index (a conf
+    /// change is refused while an earlier one is unapplied) or run arbitrary code.
+    /// </summary>
+    private void DrainInputs(bool persisting)
+    {
+        var reader = _inputs.Reader;
+        while (reader.TryRead(out var input))
+        {
+            if (input is ProposeInput p)
+            {
+                AddProposal(p);
+                continue;
+            }
+            FlushProposals();
+            if (persisting && input is ConfChangeInput or TransferInput or InvokeInput)
+            {
+                _deferredInputs.Add(input);
+                continue;
+            }
+            Handle(input);
+        }
+        FlushProposals();
+        if (_pendingReads.Count > 0)
+        {
+            StartReadRound(_pendingReads);
+            _pendingReads = [];
+        }
     }
 
     /// <summary>Handles the inputs <see cref="StepWhilePersistingAsync"/> held back, now that the Ready is advanced.</summary>
